@@ -1,0 +1,3 @@
+//! One module per subcommand: what `main` dispatches to.
+
+pub mod serve;

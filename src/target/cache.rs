@@ -1,0 +1,225 @@
+//! The cache layer of the reference API (optimized mode only).
+//!
+//! Two caches, each an in-process moka cache, optionally backed by Redis as a second tier:
+//! - token validation: SHA-256 token hash → active session (TTL 5 min by default);
+//! - users: user id → user row (TTL 15 min by default).
+//!
+//! Logout and password change invalidate both tiers at once, so a revoked token is rejected
+//! on the very next request. Redis failures degrade to a miss; they never fail a request.
+
+use std::time::Duration;
+
+use moka::future::Cache;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::store::{Session, User};
+
+/// Cache sizes and lifetimes.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub token_ttl: Duration,
+    pub user_ttl: Duration,
+    pub max_entries: u64,
+    /// `redis://…` for the optional second tier.
+    pub redis_url: Option<String>,
+    /// Test-only fault: never invalidate (the harness must catch the resulting reuse).
+    pub skip_invalidation: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            token_ttl: Duration::from_secs(5 * 60),
+            user_ttl: Duration::from_secs(15 * 60),
+            max_entries: 1_000_000,
+            redis_url: None,
+            skip_invalidation: false,
+        }
+    }
+}
+
+/// Errors of the cache layer (only at start: a Redis URL that does not answer).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("redis unreachable ({url}): {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
+/// Which tier answered a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Memory,
+    Redis,
+}
+
+/// Token and user caches with an optional Redis tier.
+#[derive(Clone)]
+pub struct AuthCache {
+    tokens: Cache<String, Session>,
+    users: Cache<i64, User>,
+    redis: Option<ConnectionManager>,
+    /// Key prefix in Redis, unique per cache instance so several servers can share a Redis.
+    prefix: String,
+    config: CacheConfig,
+}
+
+impl AuthCache {
+    /// Builds the caches and, when configured, connects to Redis (within 5 s).
+    pub async fn new(config: CacheConfig) -> Result<AuthCache, CacheError> {
+        let redis = match &config.redis_url {
+            Some(url) => Some(connect_redis(url).await?),
+            None => None,
+        };
+        Ok(AuthCache {
+            tokens: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.token_ttl)
+                .build(),
+            users: Cache::builder()
+                .max_capacity(config.max_entries)
+                .time_to_live(config.user_ttl)
+                .build(),
+            redis,
+            prefix: format!("loadtest:{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            config,
+        })
+    }
+
+    /// Whether a Redis second tier is in use.
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    fn token_key(&self, token_hash: &str) -> String {
+        format!("{}:tok:{token_hash}", self.prefix)
+    }
+
+    fn user_key(&self, id: i64) -> String {
+        format!("{}:user:{id}", self.prefix)
+    }
+
+    /// The cached session for a token hash, if it is still valid at `now`.
+    pub async fn get_session(&self, token_hash: &str, now: i64) -> Option<(Session, Tier)> {
+        let found = match self.tokens.get(token_hash).await {
+            Some(s) => Some((s, Tier::Memory)),
+            None => {
+                let s: Session = self.redis_get(&self.token_key(token_hash)).await?;
+                self.tokens.insert(token_hash.to_string(), s.clone()).await;
+                Some((s, Tier::Redis))
+            }
+        };
+        match found {
+            Some((s, _)) if s.expires_at <= now => {
+                self.tokens.invalidate(token_hash).await;
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// Caches a validated session.
+    pub async fn put_session(&self, token_hash: &str, session: &Session) {
+        self.tokens
+            .insert(token_hash.to_string(), session.clone())
+            .await;
+        let ttl = self.config.token_ttl;
+        self.redis_set(&self.token_key(token_hash), session, ttl).await;
+    }
+
+    /// Drops a token from both tiers (logout, refresh rotation).
+    pub async fn invalidate_session(&self, token_hash: &str) {
+        if self.config.skip_invalidation {
+            return;
+        }
+        self.tokens.invalidate(token_hash).await;
+        self.redis_del(&[self.token_key(token_hash)]).await;
+    }
+
+    /// Drops a user and all the given token hashes (password change).
+    pub async fn invalidate_user(&self, user_id: i64, token_hashes: &[String]) {
+        if self.config.skip_invalidation {
+            return;
+        }
+        self.users.invalidate(&user_id).await;
+        for h in token_hashes {
+            self.tokens.invalidate(h.as_str()).await;
+        }
+        let mut keys: Vec<String> = token_hashes.iter().map(|h| self.token_key(h)).collect();
+        keys.push(self.user_key(user_id));
+        self.redis_del(&keys).await;
+    }
+
+    /// The cached user row.
+    pub async fn get_user(&self, id: i64) -> Option<(User, Tier)> {
+        if let Some(u) = self.users.get(&id).await {
+            return Some((u, Tier::Memory));
+        }
+        let u: User = self.redis_get(&self.user_key(id)).await?;
+        self.users.insert(id, u.clone()).await;
+        Some((u, Tier::Redis))
+    }
+
+    /// Caches a user row.
+    pub async fn put_user(&self, user: &User) {
+        self.users.insert(user.id, user.clone()).await;
+        let ttl = self.config.user_ttl;
+        self.redis_set(&self.user_key(user.id), user, ttl).await;
+    }
+
+    /// Removes this instance's keys from Redis (best effort, at shutdown).
+    pub async fn clear(&self) {
+        self.tokens.invalidate_all();
+        self.users.invalidate_all();
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let pattern = format!("{}:*", self.prefix);
+            let keys: Vec<String> = conn.keys(pattern).await.unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = conn.del(keys).await;
+            }
+        }
+    }
+
+    async fn redis_get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let mut conn = self.redis.clone()?;
+        let raw: Option<String> = conn.get(key).await.ok()?;
+        serde_json::from_str(&raw?).ok()
+    }
+
+    async fn redis_set<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+        if let Some(mut conn) = self.redis.clone() {
+            if let Ok(json) = serde_json::to_string(value) {
+                let _: Result<(), _> = conn.set_ex(key, json, ttl.as_secs().max(1)).await;
+            }
+        }
+    }
+
+    async fn redis_del(&self, keys: &[String]) {
+        if let Some(mut conn) = self.redis.clone() {
+            let _: Result<(), _> = conn.del(keys).await;
+        }
+    }
+}
+
+/// Opens a Redis connection manager, failing within 5 s when nothing answers.
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
+    let err = |source| CacheError::Connect {
+        url: super::store::redact_url(url),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(err)?;
+    let connect = ConnectionManager::new(client);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(conn) => conn.map_err(err),
+        Err(_) => Err(err(redis::RedisError::from((
+            redis::ErrorKind::IoError,
+            "timed out after 5 s",
+        )))),
+    }
+}

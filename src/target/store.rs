@@ -1,0 +1,595 @@
+//! The query layer of the reference auth API: `users`, `sessions`, `audit_logs`.
+//!
+//! One small API over SQLite and PostgreSQL alike. Every statement is parameterized
+//! (`$1`, `$2`, … — both drivers accept that placeholder form) and written once; the
+//! [`on_pool!`] macro runs it on whichever pool backs the store. Tokens never reach the
+//! database: sessions are looked up by a SHA-256 hash of the token.
+//!
+//! *Baseline* schema: primary keys only. *Optimized* schema: the secondary indexes a typical
+//! auth backend adds (see [`OPTIMIZED_INDEXES`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use super::metrics::count_db_query;
+use super::Mode;
+
+/// Which database engine backs a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same statement on either pool; each arm is type-checked on its own.
+macro_rules! on_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Errors of the query layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unreachable ({url}): {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("unsupported database URL '{0}': use sqlite:PATH, sqlite::memory: or postgres://…")]
+    BadUrl(String),
+    #[error("email already registered")]
+    Duplicate,
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// An active session row, as the validation path needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub expires_at: i64,
+}
+
+/// The secondary indexes of the optimized schema (name, table, columns).
+pub const OPTIMIZED_INDEXES: &[(&str, &str)] = &[
+    ("CREATE UNIQUE INDEX idx_users_email ON users(email)", "users(email)"),
+    (
+        "CREATE INDEX idx_users_tenant_email ON users(tenant_id, email)",
+        "users(tenant_id, email)",
+    ),
+    (
+        "CREATE INDEX idx_sessions_token_hash ON sessions(token_hash)",
+        "sessions(token_hash)",
+    ),
+    (
+        "CREATE INDEX idx_sessions_refresh_hash ON sessions(refresh_hash)",
+        "sessions(refresh_hash)",
+    ),
+    (
+        "CREATE INDEX idx_sessions_user_active ON sessions(user_id, is_active)",
+        "sessions(user_id, is_active)",
+    ),
+    (
+        "CREATE INDEX idx_sessions_expires_at ON sessions(expires_at)",
+        "sessions(expires_at)",
+    ),
+    (
+        "CREATE INDEX idx_audit_user_created ON audit_logs(user_id, created_at)",
+        "audit_logs(user_id, created_at)",
+    ),
+];
+
+const SELECT_USER: &str = "SELECT id, tenant_id, email, password_hash, created_at FROM users";
+const SELECT_SESSION: &str = "SELECT id, user_id, expires_at FROM sessions \
+     WHERE token_hash = $1 AND is_active = 1 AND expires_at > $2";
+
+type UserRow = (i64, i64, String, String, i64);
+
+fn user_from(row: UserRow) -> User {
+    User {
+        id: row.0,
+        tenant_id: row.1,
+        email: row.2,
+        password_hash: row.3,
+        created_at: row.4,
+    }
+}
+
+/// The query layer: a pool plus the schema mode it was created with.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    mode: Mode,
+    /// PostgreSQL schema that holds this store's tables (dropped by [`Store::close`]).
+    pg_schema: Option<String>,
+    /// SQLite file created for this store (removed by [`Store::close`]).
+    owned_file: Option<std::path::PathBuf>,
+}
+
+impl Store {
+    /// Connects and creates a fresh schema for `mode`.
+    ///
+    /// `url` is `sqlite:PATH`, `sqlite::memory:` or `postgres://…`; `None` means a temporary
+    /// SQLite file that is removed again by [`Store::close`]. The reference API always starts
+    /// from empty tables: on PostgreSQL it works in its own schema (`schema`, or a random
+    /// `lt_…` one), on SQLite it drops and recreates its three tables.
+    pub async fn connect(
+        url: Option<&str>,
+        mode: Mode,
+        schema: Option<&str>,
+    ) -> Result<Store, StoreError> {
+        let (pool, pg_schema, owned_file) = match url {
+            None => {
+                let path = std::env::temp_dir()
+                    .join(format!("loadtest-target-{}.db", uuid::Uuid::new_v4().simple()));
+                let opts = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true);
+                (sqlite_pool(opts, 8, &path.display().to_string()).await?, None, Some(path))
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                let opts = SqliteConnectOptions::from_str(u)
+                    .map_err(|_| StoreError::BadUrl(u.to_string()))?
+                    .create_if_missing(true);
+                // Every connection to `sqlite::memory:` is a different database: use one.
+                let max = if u.contains(":memory:") || u.contains("mode=memory") {
+                    1
+                } else {
+                    8
+                };
+                (sqlite_pool(opts, max, u).await?, None, None)
+            }
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                let name = schema.map(str::to_string).unwrap_or_else(|| {
+                    format!("lt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+                });
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(StoreError::BadUrl(format!(
+                        "{u} (schema name '{name}' must be [A-Za-z0-9_])"
+                    )));
+                }
+                let base = PgConnectOptions::from_str(u).map_err(|_| StoreError::BadUrl(u.into()))?;
+                let bootstrap = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(base.clone())
+                    .await
+                    .map_err(|source| connect_err(u, source))?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .execute(&bootstrap)
+                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&bootstrap).await?;
+                bootstrap.close().await;
+                let opts = base.options([("search_path", name.as_str())]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|source| connect_err(u, source))?;
+                (Pool::Postgres(pool), Some(name), None)
+            }
+            Some(u) => return Err(StoreError::BadUrl(u.to_string())),
+        };
+        let store = Store {
+            pool,
+            mode,
+            pg_schema,
+            owned_file,
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The schema mode (baseline: primary keys only; optimized: secondary indexes).
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    async fn create_schema(&self) -> Result<(), StoreError> {
+        let (id, int) = match self.backend() {
+            Backend::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER"),
+            Backend::Postgres => ("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "BIGINT"),
+        };
+        let mut ddl = vec![
+            "DROP TABLE IF EXISTS audit_logs".to_string(),
+            "DROP TABLE IF EXISTS sessions".to_string(),
+            "DROP TABLE IF EXISTS users".to_string(),
+            format!(
+                "CREATE TABLE users (id {id}, tenant_id {int} NOT NULL DEFAULT 1, \
+                 email TEXT NOT NULL, password_hash TEXT NOT NULL, created_at {int} NOT NULL, \
+                 password_changed_at {int})"
+            ),
+            format!(
+                "CREATE TABLE sessions (id {id}, user_id {int} NOT NULL, token_hash TEXT NOT NULL, \
+                 refresh_hash TEXT NOT NULL, is_active {int} NOT NULL, created_at {int} NOT NULL, \
+                 expires_at {int} NOT NULL, refresh_expires_at {int} NOT NULL)"
+            ),
+            format!(
+                "CREATE TABLE audit_logs (id {id}, user_id {int}, event TEXT NOT NULL, \
+                 created_at {int} NOT NULL)"
+            ),
+        ];
+        if self.mode == Mode::Optimized {
+            ddl.extend(OPTIMIZED_INDEXES.iter().map(|(sql, _)| sql.to_string()));
+        }
+        for stmt in ddl {
+            on_pool!(self, |p| sqlx::query(&stmt).execute(p).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the pool and removes what [`Store::connect`] created (PostgreSQL schema or
+    /// temporary SQLite file). Best effort: errors are ignored.
+    pub async fn close(&self) {
+        if let (Pool::Postgres(p), Some(schema)) = (&self.pool, &self.pg_schema) {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(p)
+                .await;
+        }
+        on_pool!(self, |p| p.close().await);
+        if let Some(path) = &self.owned_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+
+    /// Finds a user by email (a full scan in baseline mode, an index seek in optimized mode).
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        count_db_query();
+        let sql = format!("{SELECT_USER} WHERE email = $1");
+        let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(user_from))
+    }
+
+    /// Finds a user by primary key.
+    pub async fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        count_db_query();
+        let sql = format!("{SELECT_USER} WHERE id = $1");
+        let row: Option<UserRow> =
+            on_pool!(self, |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?;
+        Ok(row.map(user_from))
+    }
+
+    /// Inserts a user; [`StoreError::Duplicate`] when the email is taken.
+    ///
+    /// Optimized mode relies on the unique index on `users(email)`. Baseline mode has no such
+    /// index, so it checks first and inserts in one statement (`INSERT … WHERE NOT EXISTS`).
+    pub async fn insert_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        count_db_query();
+        let sql = "INSERT INTO users (tenant_id, email, password_hash, created_at) \
+                   SELECT 1, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE email = $1) \
+                   RETURNING id";
+        let res: Result<Option<i64>, sqlx::Error> = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(email)
+            .bind(password_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await);
+        match res {
+            Ok(Some(id)) => Ok(User {
+                id,
+                tenant_id: 1,
+                email: email.to_string(),
+                password_hash: password_hash.to_string(),
+                created_at: now,
+            }),
+            Ok(None) => Err(StoreError::Duplicate),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates an active session; returns its id.
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        refresh_hash: &str,
+        now: i64,
+        expires_at: i64,
+        refresh_expires_at: i64,
+    ) -> Result<i64, StoreError> {
+        count_db_query();
+        let sql = "INSERT INTO sessions (user_id, token_hash, refresh_hash, is_active, created_at, \
+                   expires_at, refresh_expires_at) VALUES ($1, $2, $3, 1, $4, $5, $6) RETURNING id";
+        let id: i64 = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .bind(token_hash)
+            .bind(refresh_hash)
+            .bind(now)
+            .bind(expires_at)
+            .bind(refresh_expires_at)
+            .fetch_one(p)
+            .await)?;
+        Ok(id)
+    }
+
+    /// The active, unexpired session whose access token hashes to `token_hash`.
+    pub async fn find_active_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        count_db_query();
+        let row: Option<(i64, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SELECT_SESSION)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(|(id, user_id, expires_at)| Session {
+            id,
+            user_id,
+            expires_at,
+        }))
+    }
+
+    /// The active session whose refresh token hashes to `refresh_hash`, if not expired.
+    pub async fn find_session_by_refresh(
+        &self,
+        refresh_hash: &str,
+        now: i64,
+    ) -> Result<Option<(Session, String)>, StoreError> {
+        count_db_query();
+        let sql = "SELECT id, user_id, expires_at, token_hash FROM sessions \
+                   WHERE refresh_hash = $1 AND is_active = 1 AND refresh_expires_at > $2";
+        let row: Option<(i64, i64, i64, String)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(refresh_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.map(|(id, user_id, expires_at, token_hash)| {
+            (
+                Session {
+                    id,
+                    user_id,
+                    expires_at,
+                },
+                token_hash,
+            )
+        }))
+    }
+
+    /// Marks a session inactive. Returns whether a session was active.
+    pub async fn revoke_session(&self, session_id: i64) -> Result<bool, StoreError> {
+        count_db_query();
+        let sql = "UPDATE sessions SET is_active = 0 WHERE id = $1 AND is_active = 1";
+        let done = on_pool!(self, |p| sqlx::query(sql).bind(session_id).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    /// Revokes every active session of a user; returns the token hashes that were revoked
+    /// (so the caller can invalidate its caches).
+    pub async fn revoke_user_sessions(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        count_db_query();
+        let sql = "UPDATE sessions SET is_active = 0 WHERE user_id = $1 AND is_active = 1 \
+                   RETURNING token_hash";
+        let hashes: Vec<String> =
+            on_pool!(self, |p| sqlx::query_scalar(sql).bind(user_id).fetch_all(p).await)?;
+        Ok(hashes)
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn update_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        count_db_query();
+        let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(password_hash)
+            .bind(now)
+            .bind(user_id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Appends an audit event (`signup`, `login`, `logout`, `refresh`, `password_change`).
+    pub async fn audit(&self, user_id: Option<i64>, event: &str, now: i64) -> Result<(), StoreError> {
+        count_db_query();
+        let sql = "INSERT INTO audit_logs (user_id, event, created_at) VALUES ($1, $2, $3)";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(user_id)
+            .bind(event)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Number of rows in a table (`users`, `sessions` or `audit_logs`).
+    pub async fn count(&self, table: Table) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        let n: i64 = on_pool!(self, |p| sqlx::query_scalar(&sql).fetch_one(p).await)?;
+        Ok(n)
+    }
+
+    /// Bulk-creates `n` users (`seed-{i}@seed.loadtest.invalid`, all with `password_hash`) and
+    /// one revoked, expired session each — realistic table sizes for the index comparison.
+    /// Batched multi-row inserts inside transactions; no per-row hashing.
+    pub async fn seed_users(&self, n: u64, password_hash: &str, now: i64) -> Result<(), StoreError> {
+        const BATCH: u64 = 500;
+        let start_id: i64 = on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM users"
+        )
+        .fetch_one(p)
+        .await)?;
+        let mut done = 0u64;
+        while done < n {
+            let len = BATCH.min(n - done);
+            let mut users = String::from(
+                "INSERT INTO users (id, tenant_id, email, password_hash, created_at) VALUES ",
+            );
+            let mut sessions = String::from(
+                "INSERT INTO sessions (user_id, token_hash, refresh_hash, is_active, created_at, \
+                 expires_at, refresh_expires_at) VALUES ",
+            );
+            for j in 0..len {
+                let sep = if j == 0 { "" } else { "," };
+                users.push_str(&format!("{sep}(${}, 1, ${}, $1, $2)", 3 + 2 * j, 4 + 2 * j));
+                sessions.push_str(&format!("{sep}(${}, ${}, ${}, 0, $1, $1, $1)", 2 + 3 * j, 3 + 3 * j, 4 + 3 * j));
+            }
+            let ids: Vec<i64> = (0..len).map(|j| start_id + (done + j) as i64 + 1).collect();
+            on_pool!(self, |p| {
+                let mut tx = p.begin().await?;
+                let mut q = sqlx::query(&users).bind(password_hash).bind(now);
+                for id in &ids {
+                    q = q.bind(*id).bind(format!("seed-{id}@seed.loadtest.invalid"));
+                }
+                q.execute(&mut *tx).await.map(|r| r.rows_affected())?;
+                let mut q = sqlx::query(&sessions).bind(now - 1);
+                for id in &ids {
+                    q = q
+                        .bind(*id)
+                        .bind(format!("{:064x}", *id as u128 * 0x9E37_79B9_7F4A_7C15))
+                        .bind(format!("{:064x}", *id as u128 * 0xC2B2_AE3D_27D4_EB4F));
+                }
+                q.execute(&mut *tx).await.map(|r| r.rows_affected())?;
+                tx.commit().await
+            })?;
+            done += len;
+        }
+        if self.backend() == Backend::Postgres {
+            // Identity columns do not advance on explicit ids; move them past the seeds.
+            on_pool!(self, |p| sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))"
+            )
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        self.analyze().await
+    }
+
+    /// Refreshes planner statistics (so PostgreSQL picks the indexes after a bulk seed).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        on_pool!(self, |p| sqlx::query("ANALYZE").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The query plan of the session lookup, one line per plan row (SQLite
+    /// `EXPLAIN QUERY PLAN` details, PostgreSQL `EXPLAIN` lines).
+    pub async fn explain_session_lookup(&self) -> Result<Vec<String>, StoreError> {
+        let lines = match &self.pool {
+            Pool::Sqlite(p) => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SELECT_SESSION}"))
+                        .bind("x")
+                        .bind(0_i64)
+                        .fetch_all(p)
+                        .await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            Pool::Postgres(p) => {
+                // Generic plan for the parameterized statement, as the server would run it.
+                let sql = SELECT_SESSION.replace("$1", "'x'").replace("$2", "0");
+                sqlx::query_scalar(&format!("EXPLAIN {sql}")).fetch_all(p).await?
+            }
+        };
+        Ok(lines)
+    }
+}
+
+/// Tables of the reference schema.
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Users,
+    Sessions,
+    AuditLogs,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Sessions => "sessions",
+            Table::AuditLogs => "audit_logs",
+        }
+    }
+}
+
+fn connect_err(url: &str, source: sqlx::Error) -> StoreError {
+    StoreError::Connect {
+        url: redact_url(url),
+        source,
+    }
+}
+
+/// A database URL with any password replaced, fit for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn sqlite_pool(
+    opts: SqliteConnectOptions,
+    max: u32,
+    url: &str,
+) -> Result<Pool, StoreError> {
+    let opts = opts
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(opts)
+        .await
+        .map_err(|source| connect_err(url, source))?;
+    Ok(Pool::Sqlite(pool))
+}

@@ -1,0 +1,792 @@
+//! Threshold rules: pass/fail limits judged against a load-test run.
+//!
+//! Grammar (one rule per string, whitespace-tolerant, metric names case-insensitive):
+//!
+//! ```text
+//! RULE   := [SCOPE ':'] METRIC OP VALUE
+//! SCOPE  := flow name [A-Za-z0-9_-]+ | all          (omitted = all = every request)
+//! METRIC := pNN | pNN.N (0 < p <= 100, p100 = max) | max | min | mean | avg
+//!         | error-rate | error_rate | errors | rps | req/s | throughput | count
+//!         | rate(CLASS)                              (CLASS e.g. 429, 5xx, timeout)
+//! OP     := < | <= | > | >=
+//! VALUE  := latency: NUMBER (us|µs|ms|s|m), stored in ms
+//!         | rates:   NUMBER% or a bare fraction <= 1, stored as a fraction
+//!         | rps:     NUMBER or NUMBER/s;   count: bare integer
+//! ```
+//!
+//! The harness implements [`Observations`] on its run record and calls [`judge`].
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Built-in default rules (same text as `scenarios/thresholds.toml`).
+pub const DEFAULT_THRESHOLDS_TOML: &str = include_str!("../scenarios/thresholds.toml");
+
+/// Errors from parsing rules or a thresholds file; every message is one line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    /// A single rule string is malformed.
+    #[error("invalid threshold rule '{rule}': {reason}")]
+    Rule { rule: String, reason: String },
+    /// A rule inside a thresholds file is malformed (`index` is 0-based).
+    #[error("{source_name}: rules[{index}]: {error}")]
+    InFile {
+        source_name: String,
+        index: usize,
+        error: Box<ThresholdError>,
+    },
+    /// The thresholds file is not valid TOML or has the wrong shape.
+    #[error("{source_name}: {message}")]
+    File {
+        source_name: String,
+        message: String,
+    },
+}
+
+/// What a rule measures. `Percentile(p)` has 0 < p < 100 (`p100` parses as `Max`);
+/// `ErrorRate` / `ClassRate(class)` are fractions of the scope's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Metric {
+    Percentile(f64),
+    Max,
+    Min,
+    Mean,
+    ErrorRate,
+    Rps,
+    Count,
+    ClassRate(String),
+}
+
+impl Metric {
+    /// Latency metrics (limits in milliseconds).
+    pub fn is_latency(&self) -> bool {
+        matches!(
+            self,
+            Metric::Percentile(_) | Metric::Max | Metric::Min | Metric::Mean
+        )
+    }
+
+    /// Rate metrics (limits as fractions in [0, 1]).
+    pub fn is_rate(&self) -> bool {
+        matches!(self, Metric::ErrorRate | Metric::ClassRate(_))
+    }
+
+    /// True when a larger observed value is worse (latency, rates); false for rps and count.
+    pub fn higher_is_worse(&self) -> bool {
+        !matches!(self, Metric::Rps | Metric::Count)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Metric::Percentile(p) => return write!(f, "p{p}"),
+            Metric::ClassRate(c) => return write!(f, "rate({c})"),
+            Metric::Max => "max",
+            Metric::Min => "min",
+            Metric::Mean => "mean",
+            Metric::ErrorRate => "error-rate",
+            Metric::Rps => "rps",
+            Metric::Count => "count",
+        })
+    }
+}
+
+/// Comparison operator: the rule passes when `observed OP limit` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    /// Whether `observed OP limit` holds (false if either side is NaN).
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        })
+    }
+}
+
+/// One parsed threshold rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Flow name, or `"all"` when omitted.
+    pub scope: String,
+    pub metric: Metric,
+    pub op: Op,
+    /// Latency in ms, rates as fractions, rps per second, count as a number.
+    pub limit: f64,
+    /// Canonical text, e.g. `"validate: p95<100ms"` (the limit keeps its written unit).
+    pub text: String,
+}
+
+impl Rule {
+    /// Renders a value in the rule's units: `"87.3 ms"`, `"1.20 s"`, `"0.42%"`, `"1234.5/s"`.
+    pub fn format_value(&self, v: f64) -> String {
+        if !v.is_finite() {
+            return "n/a".to_string();
+        }
+        match &self.metric {
+            m if m.is_latency() && v >= 1000.0 => format!("{:.2} s", v / 1000.0),
+            m if m.is_latency() && v > 0.0 && v < 1.0 => format!("{:.0} us", v * 1000.0),
+            m if m.is_latency() => format!("{v:.1} ms"),
+            m if m.is_rate() => format!("{:.2}%", v * 100.0),
+            Metric::Rps => format!("{v:.1}/s"),
+            _ => format!("{v:.0}"),
+        }
+    }
+
+    /// The limit as written in the canonical text, e.g. `"500ms"` or `"1%"`.
+    pub fn limit_text(&self) -> String {
+        match self.text.find(['<', '>']) {
+            Some(i) => self.text[i..]
+                .trim_start_matches(['<', '>', '='])
+                .to_string(),
+            None => self.format_value(self.limit),
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Rule {
+    type Err = ThresholdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_rule(s).map_err(|reason| ThresholdError::Rule {
+            rule: one_line(s.trim()),
+            reason: one_line(&reason),
+        })
+    }
+}
+
+/// Escapes control characters and truncates, so error messages stay on one line.
+fn one_line(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(120) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().nth(120).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Flow and error-class names: `[A-Za-z0-9_-]+`.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn parse_rule(s: &str) -> Result<Rule, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty rule".into());
+    }
+    let pos = s
+        .find(['<', '>'])
+        .ok_or("missing comparison operator (<, <=, >, >=)")?;
+    let (lhs, rest) = s.split_at(pos);
+    // `rest` starts with the one-byte '<' or '>'.
+    let after = &rest[1..];
+    let (op, value) = match (rest.starts_with('>'), after.strip_prefix('=')) {
+        (false, None) => (Op::Lt, after),
+        (false, Some(v)) => (Op::Le, v),
+        (true, None) => (Op::Gt, after),
+        (true, Some(v)) => (Op::Ge, v),
+    };
+    let (scope, metric_text) = match lhs.split_once(':') {
+        Some((sc, m)) => (sc.trim(), m.trim()),
+        None => ("all", lhs.trim()),
+    };
+    if !is_name(scope) {
+        return Err(format!(
+            "invalid scope '{scope}' (flow names are [A-Za-z0-9_-]+)"
+        ));
+    }
+    let scope = if scope.eq_ignore_ascii_case("all") {
+        "all"
+    } else {
+        scope
+    }
+    .to_string();
+    let metric = parse_metric(metric_text)?;
+    let (limit, shown) = parse_limit(&metric, value.trim())?;
+    let text = format!("{scope}: {metric}{op}{shown}");
+    Ok(Rule {
+        scope,
+        metric,
+        op,
+        limit,
+        text,
+    })
+}
+
+fn parse_metric(raw: &str) -> Result<Metric, String> {
+    if raw.is_empty() {
+        return Err("missing metric before the operator".into());
+    }
+    let m = raw.to_ascii_lowercase();
+    Ok(match m.as_str() {
+        "max" => Metric::Max,
+        "min" => Metric::Min,
+        "mean" | "avg" => Metric::Mean,
+        "error-rate" | "error_rate" | "errors" => Metric::ErrorRate,
+        "rps" | "req/s" | "throughput" => Metric::Rps,
+        "count" => Metric::Count,
+        _ => {
+            if let Some(inner) = m.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+                let class = inner.trim();
+                if !is_name(class) {
+                    return Err(format!(
+                        "invalid error class in '{raw}' (e.g. rate(429), rate(5xx))"
+                    ));
+                }
+                return Ok(Metric::ClassRate(class.to_string()));
+            }
+            let digits = m
+                .strip_prefix('p')
+                .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit() || c == '.'));
+            let p: f64 = match digits.map(str::parse) {
+                Some(Ok(p)) => p,
+                _ => {
+                    return Err(format!(
+                        "unknown metric '{raw}' (expected pNN, max, min, mean, error-rate, rps, count or rate(CLASS))"
+                    ))
+                }
+            };
+            match p {
+                _ if p <= 0.0 || p > 100.0 => {
+                    return Err(format!(
+                        "unknown metric '{raw}': percentile must be in (0, 100]"
+                    ))
+                }
+                100.0 => Metric::Max,
+                _ => Metric::Percentile(p),
+            }
+        }
+    })
+}
+
+/// Parses VALUE for `metric`; returns the stored limit and the canonical limit text.
+fn parse_limit(metric: &Metric, value: &str) -> Result<(f64, String), String> {
+    if value.is_empty() {
+        return Err("missing limit value after the operator".into());
+    }
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
+        .unwrap_or(value.len());
+    let (num, unit) = value.split_at(split);
+    let unit = unit.trim();
+    let unit_l = unit.to_lowercase();
+    if num.is_empty() {
+        return Err(format!("limit '{value}' must start with a number"));
+    }
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid number '{num}' in limit"))?;
+    if n < 0.0 {
+        return Err("limit must not be negative".into());
+    }
+    let (limit, unit_out) = if metric.is_latency() {
+        let (scale, u) = match unit_l.as_str() {
+            "" => return Err("latency limit needs a unit (us, ms, s)".into()),
+            "us" | "µs" | "μs" => (1e-3, "us"),
+            "ms" => (1.0, "ms"),
+            "s" => (1e3, "s"),
+            "m" => (6e4, "m"),
+            _ => return Err(format!("unknown time unit '{unit}' (use us, ms, s or m)")),
+        };
+        // Divide for sub-millisecond units so 100us is exactly the f64 nearest 0.1.
+        (if scale < 1.0 { n / 1e3 } else { n * scale }, u)
+    } else if metric.is_rate() {
+        match unit_l.as_str() {
+            "%" if n <= 100.0 => (n / 100.0, "%"),
+            "%" => return Err("rate limit must be at most 100%".into()),
+            "" if n <= 1.0 => (n, ""),
+            "" => {
+                return Err(format!(
+                    "bare rate must be a fraction <= 1 (or write {num}%)"
+                ))
+            }
+            _ => return Err("rate limit needs % (e.g. 1%) or a bare fraction (e.g. 0.01)".into()),
+        }
+    } else if *metric == Metric::Rps {
+        match unit_l.as_str() {
+            "" => (n, ""),
+            "/s" | "req/s" | "rps" => (n, "/s"),
+            _ => {
+                return Err(format!(
+                    "rps limit must be a bare number or N/s, not '{value}'"
+                ))
+            }
+        }
+    } else if !unit.is_empty() || n.fract() != 0.0 {
+        return Err(format!("count limit must be a bare integer, not '{value}'"));
+    } else {
+        (n, "")
+    };
+    if !limit.is_finite() || !n.is_finite() {
+        return Err("limit is not a finite number".into());
+    }
+    Ok((limit, format!("{}{unit_out}", num.trim_start_matches('+'))))
+}
+
+/// Implemented by the harness on its run record, so this module never depends on it.
+pub trait Observations {
+    /// Names of the flows present in the run.
+    fn flows(&self) -> Vec<String>;
+    /// Observed value for `scope` (`"all"` = every request): latency in ms, rates as fractions.
+    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64>;
+}
+
+/// Outcome of one rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub rule: String,
+    pub scope: String,
+    pub metric: String,
+    pub observed: Option<f64>,
+    pub observed_text: String,
+    pub limit_text: String,
+    pub passed: bool,
+    pub reason: Option<String>,
+}
+
+/// Judges every rule. A rule whose flow is not in the run, or whose metric has
+/// no (finite) data, fails with a reason rather than passing silently. Flow
+/// names are matched case-insensitively.
+pub fn judge(rules: &[Rule], obs: &dyn Observations) -> Vec<Verdict> {
+    let flows = obs.flows();
+    rules.iter().map(|r| judge_one(r, &flows, obs)).collect()
+}
+
+fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
+    let limit_text = rule.limit_text();
+    let scope = match rule.scope.as_str() {
+        "all" => Some("all"),
+        s => flows
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(s))
+            .map(String::as_str),
+    };
+    let observed = match scope.map(|s| obs.observe(s, &rule.metric)) {
+        None => Err(format!("flow '{}' not in this run", rule.scope)),
+        Some(None) => Err("no data".to_string()),
+        Some(Some(x)) if !x.is_finite() => Err(format!("observed value {x} is not finite")),
+        Some(Some(x)) => Ok(x),
+    };
+    let observed_text = observed
+        .as_ref()
+        .map_or("-".into(), |&x| rule.format_value(x));
+    let passed = matches!(observed, Ok(x) if rule.op.holds(x, rule.limit));
+    let reason = match &observed {
+        Err(why) => Some(why.clone()),
+        Ok(_) if !passed => Some(format!(
+            "observed {observed_text} is not {} {limit_text}",
+            rule.op
+        )),
+        Ok(_) => None,
+    };
+    Verdict {
+        rule: rule.text.clone(),
+        scope: rule.scope.clone(),
+        metric: rule.metric.to_string(),
+        observed: observed.ok(),
+        observed_text,
+        limit_text,
+        passed,
+        reason,
+    }
+}
+
+/// Early-abort check: is `observed` beyond `limit` (normally `rule.limit`) by a
+/// margin so wide that finishing the run cannot plausibly change the verdict?
+///
+/// * Only upper-bound rules (`<`, `<=`) qualify; lower bounds such as `rps>=200`
+///   or `count>1000` depend on the whole run and never trigger an abort.
+/// * Latency, rps and count: true when `observed > 2 × limit`.
+/// * Rates (`error-rate`, `rate(CLASS)`): true when `observed > 2 × limit` AND
+///   `observed − limit ≥ 0.05` (5 percentage points), so a 0.1% limit is not
+///   "clearly" breached by 0.3% on a handful of early requests.
+/// * Non-finite values never trigger.
+pub fn breached_clearly(rule: &Rule, observed: f64, limit: f64) -> bool {
+    if !observed.is_finite()
+        || !limit.is_finite()
+        || !matches!(rule.op, Op::Lt | Op::Le)
+        || rule.op.holds(observed, limit)
+    {
+        return false;
+    }
+    let doubled = observed > 2.0 * limit;
+    if rule.metric.is_rate() {
+        doubled && observed - limit >= 0.05 - 1e-12
+    } else {
+        doubled
+    }
+}
+
+/// A list of rules, usually loaded from a thresholds TOML file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdSet {
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdsFile {
+    rules: Vec<String>,
+}
+
+impl ThresholdSet {
+    /// Parses `rules = ["...", ...]`; errors name `source_name` and the rule index.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self, ThresholdError> {
+        let file: ThresholdsFile = toml::from_str(text).map_err(|e| {
+            let line =
+                |s: std::ops::Range<usize>| text.get(..s.start).map(|t| t.matches('\n').count());
+            let at = e
+                .span()
+                .and_then(line)
+                .map(|n| format!(" at line {}", n + 1));
+            ThresholdError::File {
+                source_name: source_name.to_string(),
+                message: format!(
+                    "invalid thresholds file{}: {}",
+                    at.unwrap_or_default(),
+                    one_line(e.message())
+                ),
+            }
+        })?;
+        let in_file = |index, e| ThresholdError::InFile {
+            source_name: source_name.to_string(),
+            index,
+            error: Box::new(e),
+        };
+        let parse = |(i, r): (usize, &String)| r.parse().map_err(|e| in_file(i, e));
+        let rules = file
+            .rules
+            .iter()
+            .enumerate()
+            .map(parse)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { rules })
+    }
+
+    /// Parses rule strings (e.g. from repeated `--threshold` flags).
+    pub fn from_rules<S: AsRef<str>>(rules: &[S]) -> Result<Self, ThresholdError> {
+        let rules = rules
+            .iter()
+            .map(|r| r.as_ref().parse())
+            .collect::<Result<_, _>>()?;
+        Ok(Self { rules })
+    }
+
+    /// The built-in defaults from [`DEFAULT_THRESHOLDS_TOML`].
+    pub fn defaults() -> Result<Self, ThresholdError> {
+        Self::from_toml_str(DEFAULT_THRESHOLDS_TOML, "scenarios/thresholds.toml")
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn rule(s: &str) -> Rule {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err(s: &str) -> String {
+        s.parse::<Rule>().expect_err(s).to_string()
+    }
+
+    /// Splits a table line "INPUT => EXPECTED".
+    fn case(line: &str) -> (&str, &str) {
+        line.split_once(" => ").expect(line)
+    }
+
+    #[test]
+    fn parses_examples_aliases_and_units() {
+        // INPUT => scope Metric Op limit | canonical text
+        let cases = [
+            "p95<500ms => all Percentile(95.0) Lt 500 | all: p95<500ms",
+            "p99.9<=2s => all Percentile(99.9) Le 2000 | all: p99.9<=2s",
+            "error-rate<1% => all ErrorRate Lt 0.01 | all: error-rate<1%",
+            "rps>=200 => all Rps Ge 200 | all: rps>=200",
+            "validate: p95<100ms => validate Percentile(95.0) Lt 100 | validate: p95<100ms",
+            "all: p99<1000ms => all Percentile(99.0) Lt 1000 | all: p99<1000ms",
+            "login: rate(429)<1% => login ClassRate(\"429\") Lt 0.01 | login: rate(429)<1%",
+            "signup:p95 < 1s => signup Percentile(95.0) Lt 1000 | signup: p95<1s",
+            "validate: max<=3s => validate Max Le 3000 | validate: max<=3s",
+            "mean<20ms => all Mean Lt 20 | all: mean<20ms",
+            " P95 < 500 MS  => all Percentile(95.0) Lt 500 | all: p95<500ms",
+            "Error_Rate<0.01 => all ErrorRate Lt 0.01 | all: error-rate<0.01",
+            "errors<=0.5% => all ErrorRate Le 0.005 | all: error-rate<=0.5%",
+            "req/s>=200/s => all Rps Ge 200 | all: rps>=200/s",
+            "throughput>10 => all Rps Gt 10 | all: rps>10",
+            "AVG<250us => all Mean Lt 0.25 | all: mean<250us",
+            "min>=100µs => all Min Ge 0.1 | all: min>=100us",
+            "max<1m => all Max Lt 60000 | all: max<1m",
+            "p100<1s => all Max Lt 1000 | all: max<1s",
+            "count>=1000 => all Count Ge 1000 | all: count>=1000",
+            "ALL:rate(timeout)<0.1 => all ClassRate(\"timeout\") Lt 0.1 | all: rate(timeout)<0.1",
+            "Refresh : RATE( 5XX )<=2.5% => Refresh ClassRate(\"5xx\") Le 0.025 | Refresh: rate(5xx)<=2.5%",
+            "logout: rate(token-missing)<=0 => logout ClassRate(\"token-missing\") Le 0 | logout: rate(token-missing)<=0",
+        ];
+        for (input, want) in cases.map(case) {
+            let r = rule(input);
+            let got = format!(
+                "{} {:?} {:?} {} | {}",
+                r.scope, r.metric, r.op, r.limit, r.text
+            );
+            assert_eq!(got, want, "{input}");
+            assert_eq!(rule(&r.text), r, "canonical text must round-trip");
+        }
+    }
+
+    #[test]
+    fn precise_one_line_errors() {
+        let exact = "invalid threshold rule 'p95<500': latency limit needs a unit (us, ms, s)";
+        assert_eq!(err("p95<500"), exact);
+        assert_eq!(err("   "), "invalid threshold rule '': empty rule");
+        assert!(err(&format!("p95<1{}ms", "0".repeat(400))).contains("not a finite number"));
+        assert!(err("p95\n<5\nparsec").contains("'p95\\n<5\\nparsec'"));
+        let cases = [
+            "p101<1s => 'p101<1s': unknown metric 'p101': percentile must be in (0, 100]",
+            "p0<1s => percentile must be in (0, 100]",
+            " p95 500ms => 'p95 500ms': missing comparison operator (<, <=, >, >=)",
+            "p95=500ms => missing comparison operator",
+            "p95<-5ms => must not be negative",
+            "p95<infms => must start with a number",
+            "foo<1ms => unknown metric 'foo'",
+            "error-rate<2 => fraction <= 1",
+            "error-rate<150% => at most 100%",
+            "error-rate<5ms => needs %",
+            "bad scope!: p95<1ms => invalid scope 'bad scope!'",
+            ": p95<1ms => invalid scope ''",
+            "rate()<1% => invalid error class",
+            "count>1.5 => count limit must be a bare integer",
+            "rps>5ms => rps limit",
+            "p95<5parsecs => unknown time unit 'parsecs'",
+            "p95< => missing limit value",
+            "<5ms => missing metric",
+            "p95<<5ms => must start with a number",
+            "p95<1.2.3ms => invalid number '1.2.3'",
+        ];
+        for (input, want) in cases.map(case) {
+            let e = err(input);
+            assert!(e.contains(want) && !e.contains('\n'), "{input:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn ops_metrics_and_formatting() {
+        assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0) && !Op::Lt.holds(f64::NAN, 2.0));
+        assert!(Op::Le.holds(2.0, 2.0) && !Op::Le.holds(2.1, 2.0));
+        assert!(Op::Gt.holds(3.0, 2.0) && !Op::Gt.holds(2.0, 2.0));
+        assert!(Op::Ge.holds(2.0, 2.0) && !Op::Ge.holds(1.9, 2.0));
+        assert!(Metric::Percentile(50.0).is_latency() && !Metric::Rps.is_latency());
+        assert!(Metric::ErrorRate.higher_is_worse() && Metric::Max.higher_is_worse());
+        assert!(!Metric::Rps.higher_is_worse() && !Metric::Count.higher_is_worse());
+        let lat = rule("p95<1s");
+        let shown = [87.34, 1200.0, 0.25, f64::NAN].map(|v| lat.format_value(v));
+        assert_eq!(shown, ["87.3 ms", "1.20 s", "250 us", "n/a"]);
+        assert_eq!(rule("error-rate<1%").format_value(0.0042), "0.42%");
+        assert_eq!(rule("rps>1").format_value(1234.5), "1234.5/s");
+        assert_eq!(rule("count>1").format_value(42.0), "42");
+        assert_eq!(rule("validate: p95 <= 100 ms").limit_text(), "100ms");
+    }
+
+    struct Fake(Vec<String>, HashMap<String, f64>);
+
+    impl Observations for Fake {
+        fn flows(&self) -> Vec<String> {
+            self.0.clone()
+        }
+        fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
+            self.1.get(&format!("{scope}/{metric}")).copied()
+        }
+    }
+
+    #[test]
+    fn judge_verdicts() {
+        let values = [
+            ("all/p95", 420.0),
+            ("validate/p95", 130.5),
+            ("login/rate(429)", 0.002),
+        ];
+        let mut values: HashMap<String, f64> = values.map(|(k, v)| (k.to_string(), v)).into();
+        values.extend([
+            ("all/rps".to_string(), 150.0),
+            ("all/max".to_string(), f64::NAN),
+        ]);
+        let obs = Fake(vec!["validate".into(), "login".into()], values);
+        let rules = ThresholdSet::from_rules(&[
+            "p95<500ms",
+            "validate: p95<100ms",
+            "LOGIN: rate(429)<1%",
+            "signup: p95<1s",
+            "all: error-rate<1%",
+            "rps>=200",
+            "max<1s",
+        ])
+        .unwrap()
+        .rules;
+        let out = judge(&rules, &obs);
+        let col = |f: fn(&Verdict) -> String| out.iter().map(f).collect::<Vec<_>>().join(" | ");
+        let passed = col(|v| v.passed.to_string());
+        assert_eq!(
+            passed,
+            "true | false | true | false | false | false | false"
+        );
+        let shown = col(|v| format!("{}/{}/{} {:?}", v.scope, v.metric, v.limit_text, v.observed));
+        let want = "all/p95/500ms Some(420.0) | validate/p95/100ms Some(130.5) | LOGIN/rate(429)/1% Some(0.002) | signup/p95/1s None | all/error-rate/1% None | all/rps/200 Some(150.0) | all/max/1s None";
+        assert_eq!(shown, want);
+        let observed = col(|v| v.observed_text.clone());
+        assert_eq!(
+            observed,
+            "420.0 ms | 130.5 ms | 0.20% | - | - | 150.0/s | -"
+        );
+        let reasons = col(|v| v.reason.clone().unwrap_or_default());
+        let want = " | observed 130.5 ms is not < 100ms |  | flow 'signup' not in this run | no data | observed 150.0/s is not >= 200 | observed value NaN is not finite";
+        assert_eq!(reasons, want);
+        let back: Vec<Verdict> =
+            serde_json::from_str(&serde_json::to_string(&out).unwrap()).unwrap();
+        assert_eq!(back, out);
+        let json = serde_json::to_string(&rules).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<Rule>>(&json).unwrap(), rules);
+    }
+
+    #[test]
+    fn breached_clearly_margins() {
+        let lat = rule("p95<500ms");
+        assert!(!breached_clearly(&lat, 1000.0, 500.0) && breached_clearly(&lat, 1001.0, 500.0));
+        assert!(!breached_clearly(&lat, f64::NAN, 500.0));
+        let er = rule("error-rate<1%");
+        assert!(
+            !breached_clearly(&er, 0.05, 0.01),
+            "5x over but only 4 points"
+        );
+        assert!(breached_clearly(&er, 0.07, 0.01));
+        assert!(!breached_clearly(&er, 0.19, 0.10) && breached_clearly(&er, 0.21, 0.10));
+        assert!(
+            !breached_clearly(&rule("rps>=200"), 1.0, 200.0),
+            "lower bound"
+        );
+    }
+
+    #[test]
+    fn toml_files() {
+        let set = ThresholdSet::defaults().unwrap();
+        let texts: Vec<&str> = set.rules.iter().map(|r| r.text.as_str()).collect();
+        let want = "all: p95<500ms,all: p99<1000ms,signup: p95<1000ms,login: p95<500ms,validate: p95<100ms,all: error-rate<1%";
+        assert_eq!(texts.join(","), want);
+        let load = |t: &str| {
+            ThresholdSet::from_toml_str(t, "t.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            load("rules = [\"p95<1s\", \"p95<500\"]"),
+            "t.toml: rules[1]: invalid threshold rule 'p95<500': latency limit needs a unit (us, ms, s)"
+        );
+        let e = load("# c\nrules = [\n  \"p95<1s\",\n  oops\n]\n");
+        assert!(
+            e.starts_with("t.toml: invalid thresholds file at line 4") && !e.contains('\n'),
+            "{e}"
+        );
+        let e = load("rule = []");
+        assert!(
+            e.starts_with("t.toml: invalid thresholds file") && e.contains("rule"),
+            "{e}"
+        );
+        assert_eq!(
+            ThresholdSet::from_toml_str("rules = []", "z"),
+            Ok(ThresholdSet::default())
+        );
+    }
+
+    #[test]
+    fn odd_inputs_never_panic() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state = state.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(1);
+            (state >> 33) as usize
+        };
+        let pieces = [
+            "p", "9", "5", ".", "<", "<=", ">", "=", ":", "%", "ms", "s", "µ", "us", "m", "-", "+",
+            " ", "all", "rate(", ")", "429", "e", "\n", "\0", "é", "𝄞", "/s", "max", "count", "ﬀ",
+        ];
+        let mut parsed = 0;
+        for i in 0..600 {
+            let input = match i % 3 {
+                0 => {
+                    let bytes: Vec<u8> = (0..next() % 24).map(|_| next() as u8).collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                }
+                1 => (0..next() % 12)
+                    .map(|_| pieces[next() % pieces.len()])
+                    .collect(),
+                // Grammar-shaped: a mix of valid and invalid parts in each slot.
+                _ => {
+                    let mut pick = |xs: &[&'static str]| xs[next() % xs.len()];
+                    [
+                        pick(&["", "all:", "Login :", "x y:", ":", "é:", "validate:"]),
+                        pick(&[
+                            "p95",
+                            "P99.9",
+                            "p0",
+                            "p100",
+                            "rate(5xx)",
+                            "rate()",
+                            "rps",
+                            "count",
+                            "mean",
+                        ]),
+                        pick(&["<", "<=", ">", ">=", "=", "=<", " < "]),
+                        pick(&["0", "1", "0.5", "-3", "99999", "1.2.3", "", "1e9"]),
+                        pick(&["", "ms", "s", "us", "µs", "%", "/s", " m", "h"]),
+                    ]
+                    .concat()
+                }
+            };
+            match input.parse::<Rule>() {
+                Ok(r) => {
+                    parsed += 1;
+                    assert!(r.limit.is_finite() && r.limit >= 0.0, "{input:?}");
+                    assert_eq!(rule(&r.text), r, "{input:?}");
+                    let _ = r.format_value(r.limit);
+                    let _ = breached_clearly(&r, next() as f64, r.limit);
+                }
+                Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
+            }
+        }
+        assert!(parsed > 10 && parsed < 200, "parsed {parsed} of 600");
+    }
+}
