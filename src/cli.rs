@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) — parsing only; behaviour lives in `commands`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -20,8 +21,96 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// 1 user for 30 s: does every flow work at all?
+    Smoke(RunArgs),
+    /// Ramp to 100 users, hold 2 min.
+    Load(RunArgs),
+    /// Ramp to 500 users, hold 3 min.
+    Stress(RunArgs),
+    /// 10 users, jump to 500, hold, drop back to 10, hold.
+    Spike(RunArgs),
+    /// Run any profile by name (e.g. one defined in --profiles FILE).
+    Run {
+        /// Profile name.
+        profile: String,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Print the load profiles (built-in, or from --profiles FILE).
+    Profiles {
+        /// Profiles file to read instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        profiles: Option<PathBuf>,
+    },
     /// Run the reference auth API (the embedded target) until Ctrl-C.
     Serve(ServeArgs),
+}
+
+/// Flags shared by every load-running command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Target base URL, e.g. http://127.0.0.1:8080. Without it the embedded reference API is
+    /// started on 127.0.0.1 (a free port) and stopped at the end.
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Contract file describing the target API (paths, bodies, token location). Default: the
+    /// reference API's contract (scenarios/contracts/reference.toml).
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
+
+    /// Profiles file replacing the built-in profiles.
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+
+    /// Peak users (every stage scaled in proportion).
+    #[arg(long, value_name = "N")]
+    pub users: Option<u32>,
+
+    /// Total hold time (every stage's hold scaled in proportion), e.g. 45s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Ramp time of every stage, e.g. 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
+
+    /// Multiply users and durations, e.g. 0.1 for a CI-sized run.
+    #[arg(long, value_name = "FACTOR")]
+    pub scale: Option<f64>,
+
+    /// Threshold rule, repeatable, e.g. 'validate: p95<100ms' or 'error-rate<1%'. Replaces the
+    /// default rule with the same scope and metric; adds it otherwise.
+    #[arg(long = "threshold", value_name = "RULE")]
+    pub threshold: Vec<String>,
+
+    /// Thresholds file replacing the default rules (scenarios/thresholds.toml format).
+    #[arg(long = "thresholds", value_name = "FILE")]
+    pub thresholds_file: Option<PathBuf>,
+
+    /// Do not stop early when a threshold is clearly breached after the ramp.
+    #[arg(long)]
+    pub no_abort: bool,
+
+    /// Output folder. Default: reports/<UTC timestamp>-<profile>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Request timeout; a request slower than this counts as a `timeout` error.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Mode of the embedded reference API (only without --host).
+    #[arg(long, value_enum, default_value_t = Mode::Optimized)]
+    pub target_mode: Mode,
+
+    /// Users to seed into the embedded reference API before the run (only without --host).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub target_seed_users: u64,
+
+    /// No progress lines while the run goes (the final summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Flags of `loadtest serve`.

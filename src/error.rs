@@ -35,7 +35,10 @@ impl Failure {
 
     /// The message on one line (newlines folded), as main prints it.
     pub fn one_line(&self) -> String {
-        self.message.split_whitespace().collect::<Vec<_>>().join(" ")
+        self.message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 

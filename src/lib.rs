@@ -2,9 +2,16 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the data flow and the module map.
 
+pub mod attack;
 pub mod cli;
 pub mod commands;
+pub mod compare;
+pub mod console;
+pub mod contract;
 pub mod error;
+pub mod histogram;
+pub mod profile;
+pub mod record;
 pub mod target;
 pub mod thresholds;
 pub mod units;

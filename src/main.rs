@@ -23,7 +23,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("loadtest: cannot start the async runtime: {e}");
@@ -32,6 +35,12 @@ fn main() -> ExitCode {
     };
     let result: Result<u8, Failure> = runtime.block_on(async {
         match cli.command {
+            Command::Smoke(args) => commands::run::run("smoke", args).await,
+            Command::Load(args) => commands::run::run("load", args).await,
+            Command::Stress(args) => commands::run::run("stress", args).await,
+            Command::Spike(args) => commands::run::run("spike", args).await,
+            Command::Run { profile, args } => commands::run::run(&profile, args).await,
+            Command::Profiles { profiles } => commands::profiles::run(profiles.as_deref()),
             Command::Serve(args) => commands::serve::run(args).await,
         }
     });

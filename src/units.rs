@@ -18,7 +18,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown time unit '{other}' in '{text}' (us, ms, s, m, h)")),
+        other => {
+            return Err(format!(
+                "unknown time unit '{other}' in '{text}' (us, ms, s, m, h)"
+            ))
+        }
     };
     let secs = value * scale;
     if !secs.is_finite() || secs > 366.0 * 86400.0 {
@@ -30,9 +34,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Formats a duration the way [`parse_duration`] reads it back (`1m30s` is written `90s`).
 pub fn format_duration(d: Duration) -> String {
     let us = d.as_micros();
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         format!("{us}us")

@@ -167,9 +167,7 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("email must not contain whitespace");
     }
-    let (local, domain) = email
-        .split_once('@')
-        .ok_or("email must contain '@'")?;
+    let (local, domain) = email.split_once('@').ok_or("email must contain '@'")?;
     if local.is_empty() || domain.contains('@') {
         return Err("email must have exactly one '@' with a local part before it");
     }
@@ -207,7 +205,10 @@ mod tests {
         assert_eq!("owasp".parse::<HashCost>().unwrap(), HashCost::OWASP);
         let c: HashCost = "m=4096,t=3,p=1".parse().unwrap();
         assert_eq!((c.m_kib, c.t, c.p), (4096, 3, 1));
-        assert!("m=1,t=1,p=1".parse::<HashCost>().is_err(), "m below argon2 minimum");
+        assert!(
+            "m=1,t=1,p=1".parse::<HashCost>().is_err(),
+            "m below argon2 minimum"
+        );
         assert!("x=1".parse::<HashCost>().is_err());
         assert!("slow".parse::<HashCost>().is_err());
     }

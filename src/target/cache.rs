@@ -86,7 +86,10 @@ impl AuthCache {
                 .time_to_live(config.user_ttl)
                 .build(),
             redis,
-            prefix: format!("loadtest:{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            prefix: format!(
+                "loadtest:{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
             config,
         })
     }
@@ -129,7 +132,8 @@ impl AuthCache {
             .insert(token_hash.to_string(), session.clone())
             .await;
         let ttl = self.config.token_ttl;
-        self.redis_set(&self.token_key(token_hash), session, ttl).await;
+        self.redis_set(&self.token_key(token_hash), session, ttl)
+            .await;
     }
 
     /// Drops a token from both tiers (logout, refresh rotation).

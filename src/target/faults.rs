@@ -30,7 +30,9 @@ impl FromStr for Stall {
             every: parse_duration(b)?,
         };
         if stall.length.is_zero() || stall.length >= stall.every {
-            return Err(format!("stall '{s}': length must be > 0 and shorter than the period"));
+            return Err(format!(
+                "stall '{s}': length must be > 0 and shorter than the period"
+            ));
         }
         Ok(stall)
     }
@@ -108,11 +110,20 @@ mod tests {
             stall: Some("1s/10s".parse().unwrap()),
             ..Faults::default()
         };
-        assert_eq!(f.stall_wait(Duration::from_millis(0)), Duration::from_secs(1));
-        assert_eq!(f.stall_wait(Duration::from_millis(400)), Duration::from_millis(600));
+        assert_eq!(
+            f.stall_wait(Duration::from_millis(0)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            f.stall_wait(Duration::from_millis(400)),
+            Duration::from_millis(600)
+        );
         assert_eq!(f.stall_wait(Duration::from_millis(1000)), Duration::ZERO);
         assert_eq!(f.stall_wait(Duration::from_millis(9999)), Duration::ZERO);
-        assert_eq!(f.stall_wait(Duration::from_millis(10_250)), Duration::from_millis(750));
+        assert_eq!(
+            f.stall_wait(Duration::from_millis(10_250)),
+            Duration::from_millis(750)
+        );
         assert!(Faults::default().is_off());
     }
 }

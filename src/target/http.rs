@@ -200,7 +200,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Verifies the bearer token and finds its active session (cache first in optimized mode).
-async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<(Claims, Session, String), ApiError> {
+async fn authenticate(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Claims, Session, String), ApiError> {
     let token = bearer(headers).ok_or(ApiError::InvalidToken)?;
     let claims = st.signer.verify(token).ok_or(ApiError::InvalidToken)?;
     let hash = auth::token_hash(token);
@@ -256,8 +259,10 @@ async fn load_user(st: &AppState, id: i64) -> Result<User, ApiError> {
 async fn me(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
     let (_, session, _) = authenticate(&st, &headers).await?;
     let user = load_user(&st, session.user_id).await?;
-    Ok(Json(json!({ "id": user.id, "email": user.email, "created_at": user.created_at }))
-        .into_response())
+    Ok(
+        Json(json!({ "id": user.id, "email": user.email, "created_at": user.created_at }))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -282,7 +287,9 @@ async fn refresh(
     if let Some(cache) = &st.cache {
         cache.invalidate_session(&old_hash).await;
     }
-    st.store.audit(Some(session.user_id), "refresh", now()).await?;
+    st.store
+        .audit(Some(session.user_id), "refresh", now())
+        .await?;
     Ok(Json(st.issue_tokens(session.user_id).await?).into_response())
 }
 
@@ -292,7 +299,9 @@ async fn logout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResul
     if let Some(cache) = &st.cache {
         cache.invalidate_session(&hash).await;
     }
-    st.store.audit(Some(session.user_id), "logout", now()).await?;
+    st.store
+        .audit(Some(session.user_id), "logout", now())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -316,7 +325,10 @@ async fn change_password(
         .find_user_by_id(session.user_id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    if !st.verify_password(b.current_password, user.password_hash).await? {
+    if !st
+        .verify_password(b.current_password, user.password_hash)
+        .await?
+    {
         return Err(ApiError::InvalidCredentials);
     }
     let hash = st.hash_password(b.new_password).await?;
@@ -325,7 +337,9 @@ async fn change_password(
     if let Some(cache) = &st.cache {
         cache.invalidate_user(user.id, &revoked).await;
     }
-    st.store.audit(Some(user.id), "password_change", now()).await?;
+    st.store
+        .audit(Some(user.id), "password_change", now())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

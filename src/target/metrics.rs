@@ -11,7 +11,9 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// What one request did on the server side.
 #[derive(Debug, Default)]
@@ -78,8 +80,8 @@ const META: Metadata<'static> = Metadata::new("loadtest::target", Level::INFO, N
 
 /// Histogram buckets (seconds) for request durations: 100 µs … 10 s.
 pub const DURATION_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-    10.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 
 impl ServerMetrics {
@@ -126,7 +128,11 @@ impl ServerMetrics {
 
     /// Route label for a request path.
     pub fn route_label(path: &str) -> &'static str {
-        ROUTES.iter().find(|r| **r == path).copied().unwrap_or("other")
+        ROUTES
+            .iter()
+            .find(|r| **r == path)
+            .copied()
+            .unwrap_or("other")
     }
 
     /// Records one finished request.
@@ -138,7 +144,10 @@ impl ServerMetrics {
         // The registry hands back the same counter for the same key.
         let key = Key::from_parts(
             "http_requests_total",
-            vec![Label::new("route", route), Label::new("status", status.to_string())],
+            vec![
+                Label::new("route", route),
+                Label::new("status", status.to_string()),
+            ],
         );
         self.recorder.register_counter(&key, &META).increment(1);
     }

@@ -27,8 +27,17 @@ use metrics::ServerMetrics;
 use store::{Store, StoreError};
 
 /// Baseline (no secondary indexes, no cache) or optimized (indexes + caches).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[derive(clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Baseline,
@@ -134,9 +143,12 @@ pub struct AppState {
 impl AppState {
     /// Builds the state: store (fresh schema), cache (optimized mode), signer, metrics.
     pub async fn build(config: &TargetConfig) -> Result<AppState, TargetError> {
-        let store =
-            Store::connect(config.database_url.as_deref(), config.mode, config.db_schema.as_deref())
-                .await?;
+        let store = Store::connect(
+            config.database_url.as_deref(),
+            config.mode,
+            config.db_schema.as_deref(),
+        )
+        .await?;
         let cache = match config.mode {
             Mode::Optimized => Some(AuthCache::new(config.cache.clone()).await?),
             Mode::Baseline => None,
@@ -145,7 +157,9 @@ impl AppState {
             auth::hash_password(SEED_PASSWORD, config.hash_cost).map_err(TargetError::Config)?;
         if config.seed_users > 0 {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            store.seed_users(config.seed_users, &dummy_hash, now).await?;
+            store
+                .seed_users(config.seed_users, &dummy_hash, now)
+                .await?;
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState {
@@ -171,7 +185,11 @@ impl AppState {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _slot = self.hash_slots.acquire().await.map_err(|_| ApiError::Internal)?;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal)?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|_| ApiError::Internal)
@@ -184,8 +202,13 @@ impl AppState {
             .map_err(|_| ApiError::Internal)
     }
 
-    pub(crate) async fn verify_password(&self, password: String, phc: String) -> Result<bool, ApiError> {
-        self.blocking(move || auth::verify_password(&password, &phc)).await
+    pub(crate) async fn verify_password(
+        &self,
+        password: String,
+        phc: String,
+    ) -> Result<bool, ApiError> {
+        self.blocking(move || auth::verify_password(&password, &phc))
+            .await
     }
 
     /// Creates a session and returns the login response body.

@@ -1,0 +1,339 @@
+//! Driving load with Goose: preflight, the attack itself, live progress, early aborts, the
+//! watchdog, and turning what was recorded into a [`RunRecord`].
+
+pub mod flows;
+pub mod recorder;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use goose::config::GooseConfiguration;
+use goose::prelude::{GooseAttack, GooseCoordinatedOmissionMitigation};
+
+use crate::contract::Contract;
+use crate::error::Failure;
+use crate::histogram::quantile_ms;
+use crate::profile::Profile;
+use crate::record::{Meta, Outcome, RunRecord, SCHEMA_VERSION};
+use crate::thresholds::{breached_clearly, judge, Metric, Observations, Rule};
+use flows::{active_flows, generate_password, scenario, watchdog_limit, FlowContext};
+use recorder::{Live, Recorder};
+
+/// Everything one run needs.
+#[derive(Debug, Clone)]
+pub struct AttackPlan {
+    pub profile: Profile,
+    pub contract: Contract,
+    /// Base URL of the target.
+    pub host: String,
+    pub run_id: String,
+    pub request_timeout: Duration,
+    pub out_dir: PathBuf,
+    pub rules: Vec<Rule>,
+    /// Stop early when a threshold is clearly breached after the first ramp.
+    pub abort_early: bool,
+    /// Progress lines on stderr.
+    pub progress: bool,
+    /// `baseline` / `optimized` when the embedded target is used.
+    pub embedded_target: Option<String>,
+    /// The command line, already redacted.
+    pub command: Vec<String>,
+    /// Added to Goose's user index (sharded runs).
+    pub user_offset: usize,
+}
+
+/// Checks the URL and that something accepts TCP connections there, within 3 s.
+pub async fn preflight(host: &str) -> Result<(), Failure> {
+    let url = url::Url::parse(host)
+        .map_err(|e| Failure::bad_input(format!("--host '{host}': not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Failure::bad_input(format!(
+            "--host '{host}': scheme must be http or https"
+        )));
+    }
+    let addrs = url
+        .socket_addrs(|| None)
+        .map_err(|e| Failure::bad_input(format!("--host '{host}': cannot resolve ({e})")))?;
+    let addr = addrs
+        .first()
+        .ok_or_else(|| Failure::bad_input(format!("--host '{host}': no address")))?;
+    match tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Failure::unjudgeable(format!(
+            "target {host} is unreachable: {e}"
+        ))),
+        Err(_) => Err(Failure::unjudgeable(format!(
+            "target {host} is unreachable: no answer to a TCP connect within 3 s"
+        ))),
+    }
+}
+
+/// Live observations for early aborts: the run so far.
+struct LiveObs<'a>(&'a Live);
+
+impl Observations for LiveObs<'_> {
+    fn flows(&self) -> Vec<String> {
+        self.0
+            .flows
+            .iter()
+            .map(|f| f.0.name().to_string())
+            .collect()
+    }
+
+    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
+        let flows: Vec<_> = self
+            .0
+            .flows
+            .iter()
+            .filter(|f| scope == "all" || f.0.name().eq_ignore_ascii_case(scope))
+            .collect();
+        let requests: u64 = flows.iter().map(|f| f.1).sum();
+        match metric {
+            Metric::Percentile(p) => {
+                let mut h = crate::histogram::new_histogram();
+                for f in &flows {
+                    h.add(&f.3).ok()?;
+                }
+                quantile_ms(&h, p / 100.0)
+            }
+            Metric::ErrorRate => (requests > 0)
+                .then(|| flows.iter().map(|f| f.2).sum::<u64>() as f64 / requests as f64),
+            _ => None,
+        }
+    }
+}
+
+fn progress_line(live: &Live, total: Duration) -> String {
+    let requests: u64 = live.flows.iter().map(|f| f.1).sum();
+    let failed: u64 = live.flows.iter().map(|f| f.2).sum();
+    let secs = live.elapsed.as_secs_f64().max(0.001);
+    let p95s: Vec<String> = live
+        .flows
+        .iter()
+        .map(|f| {
+            let p = quantile_ms(&f.4, 0.95).map_or("-".into(), |v| format!("{v:.1}ms"));
+            format!("{} {p}", f.0.name())
+        })
+        .collect();
+    format!(
+        "[{:>4.0}s/{:>4}s] users {:>4}  req/s {:>8.0}  errors {:>5.2}%  p95(last 5s) {}",
+        live.elapsed.as_secs_f64(),
+        total.as_secs(),
+        live.users,
+        requests as f64 / secs,
+        if requests == 0 {
+            0.0
+        } else {
+            100.0 * failed as f64 / requests as f64
+        },
+        p95s.join("  ")
+    )
+}
+
+/// Runs the plan and returns the judged record (not yet written).
+pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
+    preflight(&plan.host).await?;
+    std::fs::create_dir_all(&plan.out_dir).map_err(|e| {
+        Failure::bad_input(format!("cannot create {}: {e}", plan.out_dir.display()))
+    })?;
+    let recorder = Arc::new(Recorder::new());
+    let ctx = Arc::new(FlowContext {
+        contract: plan.contract.clone(),
+        recorder: recorder.clone(),
+        run_id: plan.run_id.clone(),
+        password: generate_password(),
+        user_offset: plan.user_offset,
+    });
+    let profile = &plan.profile;
+    let planned = profile.duration();
+    let internal = |e: goose::GooseError| Failure::unjudgeable(format!("load engine: {e}"));
+    let mut config = GooseConfiguration::parse_args_default(&["--test-plan", &profile.test_plan()])
+        .map_err(internal)?;
+    config.host = Some(plan.host.clone());
+    config.no_telnet = true;
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
+    config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
+    config.report_file = vec![
+        plan.out_dir.join("goose-report.html").display().to_string(),
+        plan.out_dir.join("goose-report.json").display().to_string(),
+    ];
+    let attack = GooseAttack::initialize_with_config(config)
+        .map_err(internal)?
+        .register_scenario(scenario(ctx.clone(), &profile.weights).map_err(internal)?);
+
+    // Why the run stopped early, if it did (set before the killswitch is pulled).
+    let stop_reason: Arc<Mutex<Option<(String, bool)>>> = Arc::new(Mutex::new(None));
+    let stop = {
+        let stop_reason = stop_reason.clone();
+        move |reason: String, unjudgeable: bool| {
+            let mut r = stop_reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() {
+                *r = Some((reason.clone(), unjudgeable));
+                goose::trigger_killswitch(&reason);
+            }
+        }
+    };
+    let started_at = time::OffsetDateTime::now_utc();
+    let monitor = {
+        let recorder = recorder.clone();
+        let stop = stop.clone();
+        let rules = plan.rules.clone();
+        let abort_early = plan.abort_early;
+        let progress = plan.progress;
+        let judge_from = profile.first_ramp_end() + Duration::from_secs(2);
+        let limit = watchdog_limit(planned);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut n = 0u64;
+            let mut term = sigterm();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = recv(&mut term) => {
+                        stop("SIGTERM received".into(), false);
+                    }
+                }
+                n += 1;
+                recorder.sample_users();
+                let live = recorder.live(5);
+                if progress && n % 5 == 0 {
+                    eprintln!("{}", progress_line(&live, planned));
+                }
+                let requests: u64 = live.flows.iter().map(|f| f.1).sum();
+                if live.elapsed >= Duration::from_secs(5)
+                    && requests > 0
+                    && live.connect_errors == requests
+                {
+                    stop(
+                        format!("target unreachable: all {requests} requests failed to connect"),
+                        true,
+                    );
+                }
+                if live.elapsed > limit {
+                    stop(
+                        format!("watchdog: run exceeded {} s", limit.as_secs()),
+                        false,
+                    );
+                }
+                if abort_early && live.elapsed >= judge_from && n % 2 == 0 {
+                    let obs = LiveObs(&live);
+                    for rule in &rules {
+                        if let Some(v) = obs.observe(&rule.scope, &rule.metric) {
+                            if breached_clearly(rule, v, rule.limit) {
+                                stop(
+                                    format!(
+                                        "aborted early: '{}' clearly breached (observed {})",
+                                        rule.text,
+                                        rule.format_value(v)
+                                    ),
+                                    false,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let result = attack.execute().await;
+    monitor.abort();
+    let ended_at = time::OffsetDateTime::now_utc();
+    let duration = recorder.elapsed();
+    let metrics = result.map_err(internal)?;
+    let stopped = stop_reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    // Goose's own Ctrl-C handler pulls the killswitch without telling us.
+    let stopped = stopped.or_else(|| {
+        goose::is_killswitch_triggered().then(|| ("interrupted (SIGINT)".to_string(), false))
+    });
+
+    let mut goose_requests = BTreeMap::new();
+    for (key, agg) in &metrics.requests {
+        goose_requests.insert(key.clone(), agg.raw_data.counter as u64);
+    }
+    let flows = recorder.finish(&active_flows(&plan.contract, &profile.weights));
+    let seconds = duration.as_secs() as usize + 1;
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let mut record = RunRecord {
+        schema_version: SCHEMA_VERSION,
+        meta: Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: plan.run_id.clone(),
+            profile: profile.name.clone(),
+            host: plan.host.clone(),
+            embedded_target: plan.embedded_target.clone(),
+            contract: plan.contract.name.clone(),
+            started_at: fmt(started_at),
+            ended_at: fmt(ended_at),
+            duration_s: duration.as_secs_f64(),
+            planned_duration_s: planned.as_secs_f64(),
+            max_users: profile.max_users(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            command: plan.command.clone(),
+            goose_requests,
+        },
+        phases: profile.phases(),
+        flows,
+        users_per_second: recorder.users_per_second(seconds),
+        thresholds: Vec::new(),
+        outcome: Outcome {
+            verdict: String::new(),
+            partial: stopped.is_some(),
+            reason: stopped.as_ref().map(|s| s.0.clone()),
+        },
+    };
+    record.thresholds = judge(&plan.rules, &record);
+    let all_passed = record.thresholds.iter().all(|v| v.passed);
+    let aborted = stopped
+        .as_ref()
+        .is_some_and(|s| s.0.starts_with("aborted early"));
+    record.outcome.verdict = match stopped {
+        Some((_, true)) => "invalid",
+        _ if all_passed && !aborted => "pass",
+        _ => "fail",
+    }
+    .to_string();
+    Ok(record)
+}
+
+#[cfg(unix)]
+type Term = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Term = Option<()>;
+
+fn sigterm() -> Term {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+async fn recv(term: &mut Term) {
+    #[cfg(unix)]
+    {
+        match term {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = term;
+        std::future::pending::<()>().await
+    }
+}

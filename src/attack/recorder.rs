@@ -1,0 +1,334 @@
+//! HDR recording during a run: per flow, one histogram per second of completion time (the
+//! whole-run histogram is their sum), success/failure counts by class, active users.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::histogram::{encode, new_histogram, Summary};
+use crate::record::{FlowRecord, SecondRecord};
+
+/// The flows the harness drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Flow {
+    Signup,
+    Login,
+    Validate,
+    Refresh,
+    Logout,
+}
+
+impl Flow {
+    pub const ALL: [Flow; 5] = [
+        Flow::Signup,
+        Flow::Login,
+        Flow::Validate,
+        Flow::Refresh,
+        Flow::Logout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::Signup => "signup",
+            Flow::Login => "login",
+            Flow::Validate => "validate",
+            Flow::Refresh => "refresh",
+            Flow::Logout => "logout",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// `class`: an HTTP status (`401`) or `timeout`, `connect`, `token-missing`, `other`.
+    Failed {
+        class: String,
+        detail: String,
+    },
+}
+
+/// Most error samples kept per flow, and their length.
+const MAX_SAMPLES: usize = 10;
+const MAX_SAMPLE_CHARS: usize = 200;
+
+#[derive(Default)]
+struct FlowState {
+    per_second: Vec<Option<Histogram<u64>>>,
+    sec_requests: Vec<u64>,
+    sec_errors: Vec<u64>,
+    ok: u64,
+    failed: u64,
+    errors: BTreeMap<String, u64>,
+    samples: Vec<String>,
+}
+
+/// Shared by every virtual user of a run.
+pub struct Recorder {
+    start: Instant,
+    flows: [Mutex<FlowState>; 5],
+    active: AtomicI64,
+    users_per_second: Mutex<Vec<u32>>,
+}
+
+/// A point-in-time view for progress lines and early aborts.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub elapsed: Duration,
+    pub users: u32,
+    /// (flow, requests, failed, whole-run histogram so far, histogram of the last few seconds)
+    pub flows: Vec<(Flow, u64, u64, Histogram<u64>, Histogram<u64>)>,
+    /// Connect-error count across flows.
+    pub connect_errors: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking user task cannot leave the counters half-updated in a way that matters
+    // more than losing the run; keep recording.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes target-supplied text safe for logs and reports: no control characters (ANSI escapes
+/// included), bounded length.
+pub fn sanitize(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max_chars)
+        .collect();
+    if text.chars().count() > max_chars {
+        out.push('…');
+    }
+    out
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder {
+            start: Instant::now(),
+            flows: Default::default(),
+            active: AtomicI64::new(0),
+            users_per_second: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Seconds since the recorder was created (the run's time origin).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Records one finished request.
+    pub fn record(&self, flow: Flow, latency: Duration, outcome: Outcome) {
+        let sec = self.start.elapsed().as_secs() as usize;
+        let us = (latency.as_micros() as u64).max(1);
+        let mut st = lock(&self.flows[flow.index()]);
+        if st.per_second.len() <= sec {
+            st.per_second.resize_with(sec + 1, || None);
+            st.sec_requests.resize(sec + 1, 0);
+            st.sec_errors.resize(sec + 1, 0);
+        }
+        st.per_second[sec]
+            .get_or_insert_with(new_histogram)
+            .saturating_record(us);
+        st.sec_requests[sec] += 1;
+        match outcome {
+            Outcome::Ok => st.ok += 1,
+            Outcome::Failed { class, detail } => {
+                st.failed += 1;
+                st.sec_errors[sec] += 1;
+                if st.samples.len() < MAX_SAMPLES && !detail.is_empty() {
+                    let s = format!("{class}: {}", sanitize(&detail, MAX_SAMPLE_CHARS));
+                    if !st.samples.contains(&s) {
+                        st.samples.push(s);
+                    }
+                }
+                *st.errors.entry(class).or_insert(0) += 1;
+            }
+        }
+    }
+
+    pub fn user_started(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn user_stopped(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn active_users(&self) -> u32 {
+        self.active.load(Ordering::Relaxed).max(0) as u32
+    }
+
+    /// Notes the active users for the current second (call about once a second; the highest
+    /// value seen in a second is kept).
+    pub fn sample_users(&self) {
+        let sec = self.start.elapsed().as_secs() as usize;
+        let users = self.active_users();
+        let mut v = lock(&self.users_per_second);
+        if v.len() <= sec {
+            let last = v.last().copied().unwrap_or(0);
+            v.resize(sec + 1, last);
+            v[sec] = users;
+        } else {
+            v[sec] = v[sec].max(users);
+        }
+    }
+
+    /// A view of the run so far; `window` seconds make up the "recent" histograms.
+    pub fn live(&self, window: u64) -> Live {
+        let now = self.start.elapsed();
+        let from = now.as_secs().saturating_sub(window) as usize;
+        let mut flows = Vec::new();
+        let mut connect_errors = 0;
+        for flow in Flow::ALL {
+            let st = lock(&self.flows[flow.index()]);
+            let requests = st.ok + st.failed;
+            if requests == 0 {
+                continue;
+            }
+            let mut all = new_histogram();
+            let mut recent = new_histogram();
+            for (i, h) in st.per_second.iter().enumerate() {
+                if let Some(h) = h {
+                    let _ = all.add(h);
+                    if i >= from {
+                        let _ = recent.add(h);
+                    }
+                }
+            }
+            connect_errors += st.errors.get("connect").copied().unwrap_or(0);
+            flows.push((flow, requests, st.failed, all, recent));
+        }
+        Live {
+            elapsed: now,
+            users: self.active_users(),
+            flows,
+            connect_errors,
+        }
+    }
+
+    /// Active users per second, padded to `seconds` entries.
+    pub fn users_per_second(&self, seconds: usize) -> Vec<u32> {
+        let mut v = lock(&self.users_per_second).clone();
+        if v.len() < seconds {
+            let last = v.last().copied().unwrap_or(0);
+            v.resize(seconds, last);
+        }
+        v
+    }
+
+    /// The flows' records (flows listed in `include` appear even with no requests).
+    pub fn finish(&self, include: &[Flow]) -> Vec<FlowRecord> {
+        let mut out = Vec::new();
+        for flow in Flow::ALL {
+            let st = lock(&self.flows[flow.index()]);
+            let requests = st.ok + st.failed;
+            if requests == 0 && !include.contains(&flow) {
+                continue;
+            }
+            let mut all = new_histogram();
+            let mut per_second = Vec::new();
+            for (t, h) in st.per_second.iter().enumerate() {
+                if let Some(h) = h {
+                    let _ = all.add(h);
+                    per_second.push(SecondRecord {
+                        t: t as u32,
+                        requests: st.sec_requests[t],
+                        errors: st.sec_errors[t],
+                        histogram: encode(h),
+                    });
+                }
+            }
+            out.push(FlowRecord {
+                name: flow.name().to_string(),
+                requests,
+                ok: st.ok,
+                failed: st.failed,
+                errors: st.errors.clone(),
+                summary: Summary::of(&all),
+                histogram: encode(&all),
+                per_second,
+                error_samples: st.samples.clone(),
+            });
+        }
+        out
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_histograms_and_classes_add_up() {
+        let r = Recorder::new();
+        for i in 0..100u64 {
+            r.record(Flow::Validate, Duration::from_micros(100 + i), Outcome::Ok);
+        }
+        for _ in 0..3 {
+            r.record(
+                Flow::Validate,
+                Duration::from_millis(5),
+                Outcome::Failed {
+                    class: "401".into(),
+                    detail: "\x1b[31mno\x1b[0m".into(),
+                },
+            );
+        }
+        r.record(
+            Flow::Login,
+            Duration::ZERO,
+            Outcome::Failed {
+                class: "timeout".into(),
+                detail: String::new(),
+            },
+        );
+        let flows = r.finish(&[Flow::Signup]);
+        let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["signup", "login", "validate"]);
+        let v = &flows[2];
+        assert_eq!((v.requests, v.ok, v.failed), (103, 100, 3));
+        assert_eq!(v.errors["401"], 3);
+        assert_eq!(v.hist().unwrap().len(), 103);
+        assert_eq!(v.per_second.iter().map(|s| s.requests).sum::<u64>(), 103);
+        assert!(
+            !v.error_samples[0].contains('\x1b'),
+            "{:?}",
+            v.error_samples
+        );
+        assert_eq!(
+            flows[1].hist().unwrap().min(),
+            1,
+            "zero latency is recorded as 1 µs"
+        );
+        assert_eq!(flows[0].requests, 0);
+    }
+
+    #[test]
+    fn users_are_sampled_per_second() {
+        let r = Recorder::new();
+        r.user_started();
+        r.user_started();
+        r.sample_users();
+        r.user_stopped();
+        let v = r.users_per_second(3);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0], 2);
+        assert_eq!(sanitize("a\u{7}b", 10), "a b");
+        assert_eq!(sanitize("abcdef", 3), "abc…");
+    }
+}

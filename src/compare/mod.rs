@@ -1,0 +1,3 @@
+//! Comparing runs: statistics ([`stats`]) and verdicts.
+
+pub mod stats;

@@ -1,0 +1,90 @@
+//! Plain-text tables for the terminal: the end-of-run summary and the threshold verdicts.
+//! Everything printed from a record is sanitized (no control characters from the target).
+
+use crate::attack::recorder::sanitize;
+use crate::record::RunRecord;
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else {
+        format!("{v:.1}ms")
+    }
+}
+
+/// Per-flow table: requests, failures, req/s and percentiles.
+pub fn flow_table(r: &RunRecord) -> String {
+    let mut out = format!(
+        "{:<10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "flow", "requests", "failed", "req/s", "p50", "p95", "p99", "p99.9", "max"
+    );
+    let secs = r.meta.duration_s.max(0.001);
+    for f in &r.flows {
+        let s = &f.summary;
+        out.push_str(&format!(
+            "{:<10} {:>9} {:>8} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            sanitize(&f.name, 10),
+            f.requests,
+            f.failed,
+            f.requests as f64 / secs,
+            ms(s.p50),
+            ms(s.p95),
+            ms(s.p99),
+            ms(s.p999),
+            ms(s.max)
+        ));
+        if !f.errors.is_empty() {
+            let classes: Vec<String> = f
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{}×{v}", sanitize(k, 20)))
+                .collect();
+            out.push_str(&format!("{:<10} errors: {}\n", "", classes.join(", ")));
+        }
+    }
+    out
+}
+
+/// Threshold table: rule, observed, verdict.
+pub fn threshold_table(r: &RunRecord) -> String {
+    let mut out = format!("{:<34} {:>14}  {}\n", "threshold", "observed", "verdict");
+    for v in &r.thresholds {
+        let verdict = if v.passed {
+            "pass".to_string()
+        } else {
+            format!(
+                "FAIL{}",
+                v.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )
+        };
+        out.push_str(&format!(
+            "{:<34} {:>14}  {}\n",
+            sanitize(&v.rule, 34),
+            v.observed_text,
+            verdict
+        ));
+    }
+    out
+}
+
+/// The verdict line.
+pub fn verdict_line(r: &RunRecord) -> String {
+    let mut line = match r.outcome.verdict.as_str() {
+        "pass" => "PASS: every threshold held".to_string(),
+        "invalid" => "INVALID: the run could not be judged".to_string(),
+        _ => {
+            let failed = r.thresholds.iter().filter(|v| !v.passed).count();
+            format!("FAIL: {failed} of {} thresholds failed", r.thresholds.len())
+        }
+    };
+    if let Some(reason) = &r.outcome.reason {
+        line.push_str(&format!(" — {}", sanitize(reason, 300)));
+    }
+    if r.outcome.partial {
+        line.push_str(" [partial run]");
+    }
+    line
+}

@@ -1,0 +1,333 @@
+//! RunRecord: the single, versioned result of a run. Every exporter and every comparison reads
+//! only RunRecords; nothing reads Goose internals after the run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::histogram::{decode, new_histogram, quantile_ms, Summary};
+use crate::thresholds::{Metric, Observations, Verdict};
+
+/// Bumped on any incompatible change of the JSON shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole result of one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub meta: Meta,
+    /// The load shape's phases (ramp, hold, spike, …) in seconds from the start.
+    pub phases: Vec<Phase>,
+    pub flows: Vec<FlowRecord>,
+    /// Active users, one entry per second from the start.
+    pub users_per_second: Vec<u32>,
+    /// Threshold verdicts, judged at the end of the run.
+    pub thresholds: Vec<Verdict>,
+    pub outcome: Outcome,
+}
+
+/// Who ran what, against what, when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub tool_version: String,
+    pub run_id: String,
+    pub profile: String,
+    /// Base URL of the target.
+    pub host: String,
+    /// `baseline` / `optimized` when the embedded reference API was the target.
+    pub embedded_target: Option<String>,
+    pub contract: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub planned_duration_s: f64,
+    pub max_users: u32,
+    pub cores: u32,
+    /// The command line, with secrets redacted.
+    pub command: Vec<String>,
+    /// Goose's own request counts per request key (`GET validate` …), for cross-checking.
+    pub goose_requests: BTreeMap<String, u64>,
+}
+
+/// A named span of the load shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub users_from: u32,
+    pub users_to: u32,
+}
+
+/// How the run ended and what was decided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outcome {
+    /// `pass`, `fail` or `invalid` (could not be judged).
+    pub verdict: String,
+    /// True when the run stopped before its planned end (signal, abort, crash).
+    pub partial: bool,
+    /// Why the run was partial, invalid or aborted.
+    pub reason: Option<String>,
+}
+
+/// One flow's requests (signup, login, validate, …).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FlowRecord {
+    pub name: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Failures by class: an HTTP status (`401`, `503`, …) or `timeout`, `connect`,
+    /// `token-missing`, `other`.
+    pub errors: BTreeMap<String, u64>,
+    /// Whole-run latency histogram (µs), base64 HdrHistogram V2-deflate.
+    pub histogram: String,
+    /// Percentiles of `histogram`, in ms, for people reading the JSON.
+    pub summary: Summary,
+    /// One entry per second that saw requests of this flow.
+    pub per_second: Vec<SecondRecord>,
+    /// A few example failure messages (sanitized, truncated).
+    pub error_samples: Vec<String>,
+}
+
+/// One second of one flow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecondRecord {
+    /// Seconds from the start of the run.
+    pub t: u32,
+    pub requests: u64,
+    pub errors: u64,
+    /// Latencies of the requests that completed in this second.
+    pub histogram: String,
+}
+
+impl FlowRecord {
+    /// The decoded whole-run histogram.
+    pub fn hist(&self) -> Result<Histogram<u64>, String> {
+        decode(&self.histogram)
+    }
+
+    /// Error count of a class: an exact status (`429`), a status class (`4xx`, `5xx`) or a
+    /// named class (`timeout`, `connect`, `token-missing`, `other`).
+    pub fn class_count(&self, class: &str) -> u64 {
+        let class = class.to_ascii_lowercase();
+        if let Some(d) = class.strip_suffix("xx").filter(|d| d.len() == 1) {
+            return self
+                .errors
+                .iter()
+                .filter(|(k, _)| k.len() == 3 && k.starts_with(d) && k.parse::<u16>().is_ok())
+                .map(|(_, v)| v)
+                .sum();
+        }
+        self.errors.get(&class).copied().unwrap_or(0)
+    }
+}
+
+impl RunRecord {
+    /// Names of the flows, in record order.
+    pub fn flow_names(&self) -> Vec<String> {
+        self.flows.iter().map(|f| f.name.clone()).collect()
+    }
+
+    pub fn flow(&self, name: &str) -> Option<&FlowRecord> {
+        self.flows
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Flows a scope covers: one flow, or all of them for `all`.
+    fn scoped(&self, scope: &str) -> Vec<&FlowRecord> {
+        if scope.eq_ignore_ascii_case("all") {
+            self.flows.iter().collect()
+        } else {
+            self.flow(scope).into_iter().collect()
+        }
+    }
+
+    /// The merged latency histogram of a scope.
+    pub fn scope_histogram(&self, scope: &str) -> Option<Histogram<u64>> {
+        let flows = self.scoped(scope);
+        if flows.is_empty() {
+            return None;
+        }
+        let mut all = new_histogram();
+        for f in flows {
+            all.add(f.hist().ok()?).ok()?;
+        }
+        Some(all)
+    }
+
+    /// Requests of a scope.
+    pub fn scope_requests(&self, scope: &str) -> u64 {
+        self.scoped(scope).iter().map(|f| f.requests).sum()
+    }
+
+    /// Failed requests of a scope.
+    pub fn scope_failed(&self, scope: &str) -> u64 {
+        self.scoped(scope).iter().map(|f| f.failed).sum()
+    }
+
+    /// Whether the run passed its thresholds (and was not aborted or invalid).
+    pub fn passed(&self) -> bool {
+        self.outcome.verdict == "pass"
+    }
+
+    /// Parses and validates a record from JSON text; `source` names the file in errors.
+    pub fn from_json(text: &str, source: &str) -> Result<RunRecord, Failure> {
+        if text.trim().is_empty() {
+            return Err(Failure::bad_input(format!(
+                "{source}: empty file, not a run record"
+            )));
+        }
+        let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            Failure::bad_input(format!(
+                "{source}: not valid JSON ({e}); truncated or not a run.json?"
+            ))
+        })?;
+        match probe.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(Failure::bad_input(format!(
+                    "{source}: schema_version {v} is not supported (this loadtest reads version {SCHEMA_VERSION})"
+                )))
+            }
+            None => {
+                return Err(Failure::bad_input(format!(
+                    "{source}: no schema_version field; not a loadtest run record"
+                )))
+            }
+        }
+        let record: RunRecord = serde_json::from_value(probe)
+            .map_err(|e| Failure::bad_input(format!("{source}: invalid run record: {e}")))?;
+        record
+            .validate()
+            .map_err(|e| Failure::bad_input(format!("{source}: {e}")))?;
+        Ok(record)
+    }
+
+    /// Loads a record from a file.
+    pub fn load(path: &Path) -> Result<RunRecord, Failure> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", path.display())))?;
+        RunRecord::from_json(&text, &path.display().to_string())
+    }
+
+    /// Internal consistency: counts add up and every histogram decodes and agrees.
+    pub fn validate(&self) -> Result<(), String> {
+        for f in &self.flows {
+            if f.ok + f.failed != f.requests {
+                return Err(format!(
+                    "flow '{}': ok {} + failed {} != requests {}",
+                    f.name, f.ok, f.failed, f.requests
+                ));
+            }
+            let errors: u64 = f.errors.values().sum();
+            if errors != f.failed {
+                return Err(format!(
+                    "flow '{}': error classes sum to {errors}, failed is {}",
+                    f.name, f.failed
+                ));
+            }
+            let h = f.hist().map_err(|e| format!("flow '{}': {e}", f.name))?;
+            if h.len() != f.requests {
+                return Err(format!(
+                    "flow '{}': histogram holds {} samples, requests is {}",
+                    f.name,
+                    h.len(),
+                    f.requests
+                ));
+            }
+            let mut per_second = 0;
+            for s in &f.per_second {
+                let hs = decode(&s.histogram)
+                    .map_err(|e| format!("flow '{}' second {}: {e}", f.name, s.t))?;
+                if hs.len() != s.requests {
+                    return Err(format!(
+                        "flow '{}' second {}: histogram holds {} samples, requests is {}",
+                        f.name,
+                        s.t,
+                        hs.len(),
+                        s.requests
+                    ));
+                }
+                per_second += s.requests;
+            }
+            if per_second != f.requests {
+                return Err(format!(
+                    "flow '{}': per-second requests sum to {per_second}, total is {}",
+                    f.name, f.requests
+                ));
+            }
+        }
+        if !self.meta.duration_s.is_finite() || self.meta.duration_s < 0.0 {
+            return Err("meta.duration_s must be a non-negative number".into());
+        }
+        Ok(())
+    }
+
+    /// Writes `run.json` into `dir` atomically (temporary file, then rename).
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, Failure> {
+        let path = dir.join("run.json");
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| Failure::unjudgeable(format!("cannot encode run record: {e}")))?;
+        write_atomic(&path, json.as_bytes())?;
+        Ok(path)
+    }
+}
+
+/// Writes a file so that readers never see half of it: temporary sibling, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let tmp = path.with_extension(format!(
+        "{}.partial",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")
+    ));
+    let fail = |e: std::io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        Failure::bad_input(format!("cannot write {}: {e}", path.display()))
+    };
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+impl Observations for RunRecord {
+    fn flows(&self) -> Vec<String> {
+        self.flow_names()
+    }
+
+    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
+        let requests = self.scope_requests(scope);
+        let duration = self.meta.duration_s;
+        match metric {
+            Metric::Percentile(p) => quantile_ms(&self.scope_histogram(scope)?, p / 100.0),
+            Metric::Max => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.max() as f64 / 1000.0)
+            }
+            Metric::Min => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.min() as f64 / 1000.0)
+            }
+            Metric::Mean => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.mean() / 1000.0)
+            }
+            Metric::ErrorRate => {
+                (requests > 0).then(|| self.scope_failed(scope) as f64 / requests as f64)
+            }
+            Metric::Rps => (duration > 0.0).then(|| requests as f64 / duration),
+            Metric::Count => Some(requests as f64),
+            Metric::ClassRate(class) => {
+                let n: u64 = self
+                    .scoped(scope)
+                    .iter()
+                    .map(|f| f.class_count(class))
+                    .sum();
+                (requests > 0).then(|| n as f64 / requests as f64)
+            }
+        }
+    }
+}

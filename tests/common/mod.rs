@@ -1,0 +1,89 @@
+//! Shared helpers for integration tests: the backend matrix and small HTTP helpers.
+//!
+//! Backends: SQLite always; PostgreSQL when `DATABASE_URL` is set; Redis tier when `REDIS_URL`
+//! is set. In CI (`CI=true`) a missing variable is an error, not a skip, so a backend can never
+//! silently drop out of the run.
+
+#![allow(dead_code)]
+
+use loadtest::target::cache::CacheConfig;
+use loadtest::target::{Mode, TargetConfig};
+
+/// One backend combination a test runs against.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    pub config: TargetConfig,
+}
+
+fn env_backend(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("{var} must be set in CI so that backend is exercised");
+            }
+            eprintln!("BACKEND SKIPPED: {var} not set");
+            None
+        }
+    }
+}
+
+pub fn database_url() -> Option<String> {
+    env_backend("DATABASE_URL")
+}
+
+pub fn redis_url() -> Option<String> {
+    env_backend("REDIS_URL")
+}
+
+/// Every backend combination available here, for `mode`.
+pub fn backends(mode: Mode) -> Vec<Backend> {
+    let base = TargetConfig {
+        mode,
+        jwt_secret: Some(b"integration-test-secret".to_vec()),
+        ..TargetConfig::default()
+    };
+    let mut out = vec![Backend {
+        name: format!("sqlite/{mode}"),
+        config: base.clone(),
+    }];
+    let pg = database_url();
+    if let Some(url) = &pg {
+        out.push(Backend {
+            name: format!("postgres/{mode}"),
+            config: TargetConfig {
+                database_url: Some(url.clone()),
+                ..base.clone()
+            },
+        });
+    }
+    if mode == Mode::Optimized {
+        if let Some(redis) = redis_url() {
+            out.push(Backend {
+                name: format!(
+                    "{}+redis/{mode}",
+                    if pg.is_some() { "postgres" } else { "sqlite" }
+                ),
+                config: TargetConfig {
+                    database_url: pg.clone(),
+                    cache: CacheConfig {
+                        redis_url: Some(redis),
+                        ..CacheConfig::default()
+                    },
+                    ..base.clone()
+                },
+            });
+        }
+    }
+    out
+}
+
+/// A blocking-free HTTP client for tests (no proxy: loopback only).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}

@@ -1,0 +1,567 @@
+//! The reference auth API over real HTTP on loopback, on every available backend.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{backends, client, Backend};
+use loadtest::target::auth::{Claims, TokenSigner};
+use loadtest::target::faults::Faults;
+use loadtest::target::store::{Store, Table};
+use loadtest::target::{start, Mode, TargetConfig, SEED_PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(url: &str) -> Api {
+        Api {
+            base: format!("{url}/api/v1/auth"),
+            http: client(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_auth(&self, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn me(&self, auth: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}/me", self.base));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/signup", json!({"email": email, "password": password}))
+            .await
+    }
+
+    async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/login", json!({"email": email, "password": password}))
+            .await
+    }
+
+    async fn tokens(&self, email: &str, password: &str) -> (String, String) {
+        let r = self.login(email, password).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["token_type"], "Bearer");
+        assert!(v["expires_in"].as_u64().unwrap() > 0);
+        (
+            v["access_token"].as_str().unwrap().to_string(),
+            v["refresh_token"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+async fn status_codes_on(b: &Backend) {
+    let target = start(b.config.clone()).await.expect("start");
+    let api = Api::new(&target.url);
+    let name = &b.name;
+
+    // signup: 201, 409, 422 naming the rule
+    let r = api.signup("Alice@Example.com", "password1").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{name}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["email"], "alice@example.com");
+    assert!(v["id"].as_i64().is_some());
+    assert!(v.get("password").is_none() && v.get("password_hash").is_none());
+    assert_eq!(
+        api.signup("alice@example.com", "password2").await.status(),
+        StatusCode::CONFLICT
+    );
+    let r = api.signup("not-an-email", "password1").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("email must contain '@'"));
+    let r = api.signup("bob@example.com", "short").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("at least 8 characters"));
+    let r = api.signup("bob@example.com", "nodigitshere").await;
+    assert!(r.text().await.unwrap().contains("must contain a digit"));
+    let r = api
+        .http
+        .post(format!("{}/signup", api.base))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "{name}: malformed JSON"
+    );
+
+    // login: 200; 401 with identical bodies for unknown user and wrong password
+    let (access, refresh) = api.tokens("alice@example.com", "password1").await;
+    let unknown = api.login("nobody@example.com", "password1").await;
+    let wrong = api.login("alice@example.com", "password9").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown.text().await.unwrap(),
+        wrong.text().await.unwrap(),
+        "{name}: user enumeration"
+    );
+
+    // me: 200 with a good token; 401 for missing, malformed, wrong scheme, wrong key, expired
+    let r = api.me(Some(&format!("Bearer {access}"))).await;
+    assert_eq!(r.status(), StatusCode::OK, "{name}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["email"], "alice@example.com");
+    assert_eq!(api.me(None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.me(Some("Bearer not.a.jwt")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.me(Some(&format!("Basic {access}"))).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = Claims {
+        sub: "1".into(),
+        iat: now,
+        exp: now + 600,
+        jti: "x".into(),
+    };
+    let forged = TokenSigner::new(b"someone-else").issue(&claims);
+    assert_eq!(
+        api.me(Some(&format!("Bearer {forged}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: wrong key"
+    );
+    let right_key = TokenSigner::new(b"integration-test-secret");
+    let expired = right_key.issue(&Claims {
+        exp: now - 5,
+        ..claims.clone()
+    });
+    assert_eq!(
+        api.me(Some(&format!("Bearer {expired}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: expired"
+    );
+    // Correctly signed, unexpired, but never issued: no session -> 401.
+    let unissued = right_key.issue(&claims);
+    assert_eq!(
+        api.me(Some(&format!("Bearer {unissued}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: no session"
+    );
+
+    // refresh rotates: new pair works, old access and old refresh are dead at once
+    let r = api
+        .post("/refresh", json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{name}: refresh");
+    let v: Value = r.json().await.unwrap();
+    let access2 = v["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.me(Some(&format!("Bearer {access}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: old access after refresh"
+    );
+    assert_eq!(
+        api.post("/refresh", json!({"refresh_token": refresh}))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: refresh reuse"
+    );
+    assert_eq!(
+        api.me(Some(&format!("Bearer {access2}"))).await.status(),
+        StatusCode::OK
+    );
+
+    // logout revokes immediately (cache invalidated in optimized mode)
+    assert_eq!(
+        api.post_auth("/logout", &access2, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.me(Some(&format!("Bearer {access2}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: revoked token accepted"
+    );
+    assert_eq!(
+        api.post_auth("/logout", &access2, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // password change revokes every session and the old password
+    let (a1, _) = api.tokens("alice@example.com", "password1").await;
+    let (a2, _) = api.tokens("alice@example.com", "password1").await;
+    assert_eq!(
+        api.me(Some(&format!("Bearer {a2}"))).await.status(),
+        StatusCode::OK
+    );
+    let body = json!({"current_password": "password1", "new_password": "password2x"});
+    assert_eq!(
+        api.post_auth("/password", &a1, Some(body)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.me(Some(&format!("Bearer {a1}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: a1 after password change"
+    );
+    assert_eq!(
+        api.me(Some(&format!("Bearer {a2}"))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "{name}: a2 after password change"
+    );
+    assert_eq!(
+        api.login("alice@example.com", "password1").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.login("alice@example.com", "password2x").await.status(),
+        StatusCode::OK
+    );
+
+    // health
+    let r = api
+        .http
+        .get(format!("{}/health", target.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let audits = target.state.store.count(Table::AuditLogs).await.unwrap();
+    assert!(audits >= 8, "{name}: audit log has {audits} events");
+    target.shutdown().await;
+    eprintln!("BACKEND EXERCISED: status codes on {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_code_on_every_backend_and_mode() {
+    let mut n = 0;
+    for mode in [Mode::Baseline, Mode::Optimized] {
+        for b in backends(mode) {
+            status_codes_on(&b).await;
+            n += 1;
+        }
+    }
+    eprintln!("status-code suite ran on {n} backend combinations");
+    assert!(n >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_injection_strings_are_inert() {
+    for b in backends(Mode::Baseline)
+        .into_iter()
+        .chain(backends(Mode::Optimized))
+    {
+        let target = start(b.config.clone()).await.unwrap();
+        let api = Api::new(&target.url);
+        assert_eq!(
+            api.signup("victim@example.com", "password1").await.status(),
+            StatusCode::CREATED
+        );
+        for evil in [
+            "' OR '1'='1",
+            "victim@example.com' --",
+            "x@y.co'; DROP TABLE users; --",
+            "\" OR \"\"=\"",
+            "a@b.co' UNION SELECT id, tenant_id, email, password_hash, created_at FROM users --",
+        ] {
+            let r = api.login(evil, "password1").await;
+            assert_eq!(
+                r.status(),
+                StatusCode::UNAUTHORIZED,
+                "{}: login with {evil:?}",
+                b.name
+            );
+            let r = api.login("victim@example.com", evil).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        // A quote-bearing but valid email is stored literally and can log in.
+        let odd = "o'brien@example.com";
+        assert_eq!(
+            api.signup(odd, "password1").await.status(),
+            StatusCode::CREATED
+        );
+        assert_eq!(api.login(odd, "password1").await.status(), StatusCode::OK);
+        assert_eq!(
+            target.state.store.count(Table::Users).await.unwrap(),
+            2,
+            "{}",
+            b.name
+        );
+        target.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_headers_and_metrics_counters_move() {
+    for (mode, b) in backends(Mode::Baseline)
+        .into_iter()
+        .map(|b| (Mode::Baseline, b))
+        .chain(
+            backends(Mode::Optimized)
+                .into_iter()
+                .map(|b| (Mode::Optimized, b)),
+        )
+    {
+        let target = start(b.config.clone()).await.unwrap();
+        let api = Api::new(&target.url);
+        api.signup("m@example.com", "password1").await;
+        let (access, _) = api.tokens("m@example.com", "password1").await;
+        let metrics = || async {
+            api.http
+                .get(format!("{}/metrics", target.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        let before = metrics().await;
+        let mut queries = 0;
+        for _ in 0..5 {
+            let r = api.me(Some(&format!("Bearer {access}"))).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let q: u32 = r.headers()["x-db-queries"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            queries += q;
+            let cache = r
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap().to_string());
+            match mode {
+                Mode::Baseline => assert_eq!(cache, None, "{}: baseline has no cache", b.name),
+                Mode::Optimized => assert_eq!(cache.as_deref(), Some("hit"), "{}", b.name),
+            }
+        }
+        match mode {
+            Mode::Baseline => assert!(
+                queries >= 10,
+                "{}: baseline validation queries {queries}",
+                b.name
+            ),
+            Mode::Optimized => assert_eq!(queries, 0, "{}: cached validation hit the DB", b.name),
+        }
+        let after = metrics().await;
+        let value = |text: &str, series: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(series))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(|v| v.parse().unwrap())
+                .unwrap_or(0.0)
+        };
+        let me_ok = "http_requests_total{route=\"/api/v1/auth/me\",status=\"200\"}";
+        assert_eq!(
+            value(&after, me_ok) - value(&before, me_ok),
+            5.0,
+            "{}",
+            b.name
+        );
+        let count = "http_request_duration_seconds_count{route=\"/api/v1/auth/me\"}";
+        assert_eq!(
+            value(&after, count) - value(&before, count),
+            5.0,
+            "{}",
+            b.name
+        );
+        let hits = "cache_hits_total{cache=\"token\"}";
+        let want_hits = if mode == Mode::Optimized { 5.0 } else { 0.0 };
+        assert_eq!(
+            value(&after, hits) - value(&before, hits),
+            want_hits,
+            "{}",
+            b.name
+        );
+        assert!(
+            value(&after, "db_queries_total")
+                >= value(&before, "db_queries_total") + f64::from(queries)
+        );
+        assert!(after.contains("cache_misses_total{cache=\"token\"}"));
+        target.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_error_rate_is_close_to_the_rate_asked() {
+    let target = start(TargetConfig {
+        faults: Faults {
+            error_rate: 0.2,
+            ..Faults::default()
+        },
+        ..TargetConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&target.url);
+    let n = 2000;
+    let mut injected = 0;
+    for _ in 0..n {
+        let r = api.me(None).await;
+        match r.status() {
+            StatusCode::SERVICE_UNAVAILABLE => injected += 1,
+            StatusCode::UNAUTHORIZED => {}
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    // Binomial(2000, 0.2): sd = 17.9; ±100 is 5.6 sd — a false failure is ~1e-8.
+    let rate = injected as f64 / n as f64;
+    eprintln!("injected error rate: asked 0.200, observed {rate:.3} over {n} requests");
+    assert!(
+        (300..=500).contains(&injected),
+        "observed {injected} of {n}"
+    );
+    // Health and metrics are never faulted.
+    for _ in 0..50 {
+        let r = api
+            .http
+            .get(format!("{}/health", target.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    target.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_latency_delays_every_api_request() {
+    let target = start(TargetConfig {
+        faults: Faults {
+            latency: Some(Duration::from_millis(60)),
+            ..Faults::default()
+        },
+        ..TargetConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = Api::new(&target.url);
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(api.me(None).await.status(), StatusCode::UNAUTHORIZED);
+        // A lower bound only: the server sleeps at least this long; nothing can make it faster.
+        assert!(t.elapsed() >= Duration::from_millis(60));
+    }
+    let metrics = api
+        .http
+        .get(format!("{}/metrics", target.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let below_50ms = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "http_request_duration_seconds_bucket{route=\"/api/v1/auth/me\",le=\"0.05\"}",
+            )
+        })
+        .unwrap();
+    assert!(
+        below_50ms.ends_with(" 0"),
+        "server histogram saw a fast /me: {below_50ms}"
+    );
+    target.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_users_exist_and_can_log_in() {
+    for b in backends(Mode::Optimized) {
+        let target = start(TargetConfig {
+            seed_users: 1200,
+            ..b.config.clone()
+        })
+        .await
+        .unwrap();
+        assert_eq!(target.state.store.count(Table::Users).await.unwrap(), 1200);
+        assert_eq!(
+            target.state.store.count(Table::Sessions).await.unwrap(),
+            1200
+        );
+        let api = Api::new(&target.url);
+        api.tokens("seed-777@seed.loadtest.invalid", SEED_PASSWORD)
+            .await;
+        // New signups get ids past the seeded ones.
+        assert_eq!(
+            api.signup("new@example.com", "password1").await.status(),
+            StatusCode::CREATED
+        );
+        target.shutdown().await;
+    }
+}
+
+async fn session_plan(config: &TargetConfig, mode: Mode) -> String {
+    let store = Store::connect(config.database_url.as_deref(), mode, None)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    store.seed_users(3000, "x", now).await.unwrap();
+    // Live sessions too, as a running service has: expiry alone must not be selective.
+    for i in 1..=1500_i64 {
+        let hash = format!("{i:064x}");
+        store
+            .create_session(i, &hash, &hash, now, now + 900, now + 9000)
+            .await
+            .unwrap();
+    }
+    store.analyze().await.unwrap();
+    let plan = store.explain_session_lookup().await.unwrap().join(" | ");
+    store.close().await;
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_index_use_only_in_optimized_mode() {
+    let mut checked = 0;
+    for b in backends(Mode::Baseline) {
+        if b.name.contains("redis") {
+            continue;
+        }
+        let base = session_plan(&b.config, Mode::Baseline).await;
+        let opt = session_plan(&b.config, Mode::Optimized).await;
+        eprintln!(
+            "{}: baseline plan: {base}\n{}: optimized plan: {opt}",
+            b.name, b.name
+        );
+        if b.name.starts_with("sqlite") {
+            assert!(base.contains("SCAN sessions"), "baseline: {base}");
+            assert!(!base.contains("INDEX"), "baseline: {base}");
+            assert!(
+                opt.contains("USING INDEX idx_sessions_token_hash"),
+                "optimized: {opt}"
+            );
+        } else {
+            assert!(base.contains("Seq Scan on sessions"), "baseline: {base}");
+            assert!(opt.contains("idx_sessions_token_hash"), "optimized: {opt}");
+            assert!(!opt.contains("Seq Scan"), "optimized: {opt}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}
