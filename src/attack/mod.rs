@@ -78,7 +78,7 @@ impl Observations for LiveObs<'_> {
         self.0
             .flows
             .iter()
-            .map(|f| f.0.name().to_string())
+            .map(|f| f.flow.name().to_string())
             .collect()
     }
 
@@ -87,34 +87,34 @@ impl Observations for LiveObs<'_> {
             .0
             .flows
             .iter()
-            .filter(|f| scope == "all" || f.0.name().eq_ignore_ascii_case(scope))
+            .filter(|f| scope == "all" || f.flow.name().eq_ignore_ascii_case(scope))
             .collect();
-        let requests: u64 = flows.iter().map(|f| f.1).sum();
+        let requests: u64 = flows.iter().map(|f| f.requests).sum();
         match metric {
             Metric::Percentile(p) => {
                 let mut h = crate::histogram::new_histogram();
                 for f in &flows {
-                    h.add(&f.3).ok()?;
+                    h.add(&f.all).ok()?;
                 }
                 quantile_ms(&h, p / 100.0)
             }
             Metric::ErrorRate => (requests > 0)
-                .then(|| flows.iter().map(|f| f.2).sum::<u64>() as f64 / requests as f64),
+                .then(|| flows.iter().map(|f| f.failed).sum::<u64>() as f64 / requests as f64),
             _ => None,
         }
     }
 }
 
 fn progress_line(live: &Live, total: Duration) -> String {
-    let requests: u64 = live.flows.iter().map(|f| f.1).sum();
-    let failed: u64 = live.flows.iter().map(|f| f.2).sum();
+    let requests: u64 = live.flows.iter().map(|f| f.requests).sum();
+    let failed: u64 = live.flows.iter().map(|f| f.failed).sum();
     let secs = live.elapsed.as_secs_f64().max(0.001);
     let p95s: Vec<String> = live
         .flows
         .iter()
         .map(|f| {
-            let p = quantile_ms(&f.4, 0.95).map_or("-".into(), |v| format!("{v:.1}ms"));
-            format!("{} {p}", f.0.name())
+            let p = quantile_ms(&f.recent, 0.95).map_or("-".into(), |v| format!("{v:.1}ms"));
+            format!("{} {p}", f.flow.name())
         })
         .collect();
     format!(
@@ -200,10 +200,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                 n += 1;
                 recorder.sample_users();
                 let live = recorder.live(5);
-                if progress && n % 5 == 0 {
+                if progress && n.is_multiple_of(5) {
                     eprintln!("{}", progress_line(&live, planned));
                 }
-                let requests: u64 = live.flows.iter().map(|f| f.1).sum();
+                let requests: u64 = live.flows.iter().map(|f| f.requests).sum();
                 if live.elapsed >= Duration::from_secs(5)
                     && requests > 0
                     && live.connect_errors == requests
@@ -219,7 +219,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                         false,
                     );
                 }
-                if abort_early && live.elapsed >= judge_from && n % 2 == 0 {
+                if abort_early && live.elapsed >= judge_from && n.is_multiple_of(2) {
                     let obs = LiveObs(&live);
                     for rule in &rules {
                         if let Some(v) = obs.observe(&rule.scope, &rule.metric) {

@@ -79,13 +79,24 @@ pub struct Recorder {
     users_per_second: Mutex<Vec<u32>>,
 }
 
+/// One flow in a [`Live`] view.
+#[derive(Debug, Clone)]
+pub struct LiveFlow {
+    pub flow: Flow,
+    pub requests: u64,
+    pub failed: u64,
+    /// Whole run so far.
+    pub all: Histogram<u64>,
+    /// The last few seconds.
+    pub recent: Histogram<u64>,
+}
+
 /// A point-in-time view for progress lines and early aborts.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub elapsed: Duration,
     pub users: u32,
-    /// (flow, requests, failed, whole-run histogram so far, histogram of the last few seconds)
-    pub flows: Vec<(Flow, u64, u64, Histogram<u64>, Histogram<u64>)>,
+    pub flows: Vec<LiveFlow>,
     /// Connect-error count across flows.
     pub connect_errors: u64,
 }
@@ -205,7 +216,13 @@ impl Recorder {
                 }
             }
             connect_errors += st.errors.get("connect").copied().unwrap_or(0);
-            flows.push((flow, requests, st.failed, all, recent));
+            flows.push(LiveFlow {
+                flow,
+                requests,
+                failed: st.failed,
+                all,
+                recent,
+            });
         }
         Live {
             elapsed: now,
