@@ -1,0 +1,224 @@
+//! Building RunRecords from known latencies, without running anything: the fixture of the
+//! exporter tests, the browser test and the render benchmark (`examples/render_bench.rs`).
+//! The records are real (they pass [`RunRecord::validate`] and are judged by the real
+//! [`judge`]); only the latencies are made up.
+
+use std::collections::BTreeMap;
+
+use crate::histogram::{encode, new_histogram, Summary};
+use crate::record::{FlowRecord, Meta, Outcome, Phase, RunRecord, SecondRecord, SCHEMA_VERSION};
+use crate::thresholds::{judge, Rule};
+
+/// One second of one flow: every latency (µs) completed in it, and how many of them failed
+/// by class (failed requests are timed too, as the recorder does).
+#[derive(Debug, Clone, Default)]
+pub struct SampleSecond {
+    pub t: u32,
+    pub latencies_us: Vec<u64>,
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// One flow's seconds and error samples.
+#[derive(Debug, Clone, Default)]
+pub struct SampleFlow {
+    pub name: String,
+    pub seconds: Vec<SampleSecond>,
+    pub error_samples: Vec<String>,
+}
+
+/// Builds a record: histograms and counts from the flows, verdicts judged from `rules`.
+/// `users_per_second` and `phases` are taken as given. Panics on a latency above one hour.
+pub fn build(
+    profile: &str,
+    host: &str,
+    flows: Vec<SampleFlow>,
+    users_per_second: Vec<u32>,
+    phases: Vec<Phase>,
+    rules: &[Rule],
+) -> RunRecord {
+    let seconds = users_per_second.len().max(
+        flows
+            .iter()
+            .flat_map(|f| f.seconds.iter().map(|s| s.t as usize + 1))
+            .max()
+            .unwrap_or(0),
+    );
+    let flows: Vec<FlowRecord> = flows.into_iter().map(flow_record).collect();
+    let max_users = users_per_second.iter().copied().max().unwrap_or(0);
+    let mut record = RunRecord {
+        schema_version: SCHEMA_VERSION,
+        meta: Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: "sample0001".to_string(),
+            profile: profile.to_string(),
+            host: host.to_string(),
+            embedded_target: None,
+            contract: "reference".to_string(),
+            started_at: "2026-11-22T10:00:00Z".to_string(),
+            ended_at: "2026-11-22T10:30:00Z".to_string(),
+            duration_s: seconds as f64,
+            planned_duration_s: seconds as f64,
+            max_users,
+            cores: 2,
+            command: vec!["loadtest".into(), profile.into(), "--host".into(), host.into()],
+            goose_requests: flows
+                .iter()
+                .map(|f| (format!("POST {}", f.name), f.requests))
+                .collect(),
+        },
+        phases,
+        flows,
+        users_per_second,
+        thresholds: Vec::new(),
+        outcome: Outcome {
+            verdict: String::new(),
+            partial: false,
+            reason: None,
+        },
+    };
+    record.thresholds = judge(rules, &record);
+    let passed = record.thresholds.iter().all(|v| v.passed);
+    record.outcome.verdict = if passed { "pass" } else { "fail" }.to_string();
+    record
+}
+
+fn flow_record(flow: SampleFlow) -> FlowRecord {
+    let mut whole = new_histogram();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_second = Vec::new();
+    for s in flow.seconds {
+        let mut h = new_histogram();
+        for &v in &s.latencies_us {
+            h.record(v.max(1)).expect("latency within one hour");
+        }
+        whole.add(&h).expect("same bounds");
+        let failed: u64 = s.errors.values().sum();
+        for (class, n) in s.errors {
+            *errors.entry(class).or_default() += n;
+        }
+        per_second.push(SecondRecord {
+            t: s.t,
+            requests: h.len(),
+            errors: failed,
+            histogram: encode(&h),
+        });
+    }
+    let failed: u64 = errors.values().sum();
+    FlowRecord {
+        name: flow.name,
+        requests: whole.len(),
+        ok: whole.len() - failed,
+        failed,
+        errors,
+        histogram: encode(&whole),
+        summary: Summary::of(&whole),
+        per_second,
+        error_samples: flow.error_samples,
+    }
+}
+
+/// A small deterministic generator (no `rand` state shared with anything).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A realistic long run: `seconds` seconds, the named flows, users ramping 0 → `users`
+/// over the first sixth, holding, and ramping down over the last sixth; each flow serves
+/// `rps` requests per second at full load with a long-tailed latency that grows with load,
+/// and about 0.2% `503` errors. Used by the render benchmark.
+pub fn synthetic(seconds: u32, flow_names: &[&str], users: u32, rps: u32) -> RunRecord {
+    let ramp = (seconds / 6).max(1);
+    let users_at = |t: u32| -> u32 {
+        if t < ramp {
+            users * t / ramp
+        } else if t >= seconds.saturating_sub(ramp) {
+            users * (seconds - t) / ramp
+        } else {
+            users
+        }
+    };
+    let users_per_second: Vec<u32> = (0..seconds).map(users_at).collect();
+    let mut rng = Lcg(0x5eed);
+    let flows = flow_names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let base_us = 2_000.0 * (i as f64 + 1.0);
+            let seconds = (0..seconds)
+                .map(|t| {
+                    let load = f64::from(users_at(t)) / f64::from(users.max(1));
+                    let n = (f64::from(rps) * load).round() as usize;
+                    let latencies_us: Vec<u64> = (0..n)
+                        .map(|_| {
+                            // Exponential body plus a rare 20x tail.
+                            let u = rng.next_f64().max(1e-12);
+                            let tail = if rng.next_f64() < 0.005 { 20.0 } else { 1.0 };
+                            (base_us * (1.0 + load) * (-u.ln()) * tail) as u64 + 100
+                        })
+                        .collect();
+                    let errors = (latencies_us.len() as u64) / 500;
+                    let errors = if errors > 0 {
+                        BTreeMap::from([("503".to_string(), errors)])
+                    } else {
+                        BTreeMap::new()
+                    };
+                    SampleSecond {
+                        t,
+                        latencies_us,
+                        errors,
+                    }
+                })
+                .filter(|s| !s.latencies_us.is_empty())
+                .collect();
+            SampleFlow {
+                name: name.to_string(),
+                seconds,
+                error_samples: vec![format!("{name}: HTTP 503 Service Unavailable")],
+            }
+        })
+        .collect();
+    let end = f64::from(seconds);
+    let phases = vec![
+        Phase {
+            name: "ramp".into(),
+            start_s: 0.0,
+            end_s: f64::from(ramp),
+            users_from: 0,
+            users_to: users,
+        },
+        Phase {
+            name: "hold".into(),
+            start_s: f64::from(ramp),
+            end_s: end - f64::from(ramp),
+            users_from: users,
+            users_to: users,
+        },
+        Phase {
+            name: "ramp down".into(),
+            start_s: end - f64::from(ramp),
+            end_s: end,
+            users_from: users,
+            users_to: 0,
+        },
+    ];
+    let rules: Vec<Rule> = ["p95<500ms", "p99<1000ms", "error-rate<1%"]
+        .iter()
+        .map(|r| r.parse().expect("valid rule"))
+        .collect();
+    build(
+        "load",
+        "http://127.0.0.1:8080",
+        flows,
+        users_per_second,
+        phases,
+        &rules,
+    )
+}
