@@ -222,3 +222,96 @@ pub fn synthetic(seconds: u32, flow_names: &[&str], users: u32, rps: u32) -> Run
         &rules,
     )
 }
+
+/// Hostile strings the fixture carries; reports must show them as text, never as markup.
+pub const HOSTILE_HOST: &str = "http://x/\"><img src=x onerror=alert(1)>";
+pub const HOSTILE_SAMPLES: [&str; 3] = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=\"document.title='pwned'\">",
+    "<script>document.title='pwned'</script>",
+];
+pub const HOSTILE_FLOW: &str = "evil<svg onload=alert(1)>";
+
+/// A small run with known numbers and hostile text (the exporters' test fixture):
+///
+/// * `login`: 1000 requests over 10 s, latencies exactly 1, 2, …, 1000 ms (p95 ≈ 950 ms),
+///   errors `503`×3 and `timeout`×1, error samples [`HOSTILE_SAMPLES`];
+/// * `validate`: 2000 requests, latencies 50 µs … 5 ms in 50 µs steps (p95 ≈ 4.75 ms);
+/// * [`HOSTILE_FLOW`]: 100 requests of 20 ms;
+/// * host [`HOSTILE_HOST`], phases `ramp` and `hold <b>bold</b>`, users 1 → 5;
+/// * six rules, three failing: `login: p95<500ms`, `login: rate(503)<0.1%` and
+///   `signup: p95<1s` (no such flow).
+pub fn fixture() -> RunRecord {
+    let login = SampleFlow {
+        name: "login".into(),
+        seconds: (0..10u64)
+            .map(|t| SampleSecond {
+                t: t as u32,
+                latencies_us: (1..=100).map(|k| (t * 100 + k) * 1000).collect(),
+                errors: if t == 2 {
+                    BTreeMap::from([("503".into(), 3), ("timeout".into(), 1)])
+                } else {
+                    BTreeMap::new()
+                },
+            })
+            .collect(),
+        error_samples: HOSTILE_SAMPLES.iter().map(|s| s.to_string()).collect(),
+    };
+    let validate = SampleFlow {
+        name: "validate".into(),
+        seconds: (0..10)
+            .map(|t| SampleSecond {
+                t,
+                latencies_us: (0..200).map(|k| (k % 100 + 1) * 50).collect(),
+                errors: BTreeMap::new(),
+            })
+            .collect(),
+        error_samples: Vec::new(),
+    };
+    let evil = SampleFlow {
+        name: HOSTILE_FLOW.into(),
+        seconds: (0..10)
+            .map(|t| SampleSecond {
+                t,
+                latencies_us: vec![20_000; 10],
+                errors: BTreeMap::new(),
+            })
+            .collect(),
+        error_samples: vec!["HTTP 500 </li></ul><script>alert(2)</script>".into()],
+    };
+    let phases = vec![
+        Phase {
+            name: "ramp".into(),
+            start_s: 0.0,
+            end_s: 4.0,
+            users_from: 0,
+            users_to: 5,
+        },
+        Phase {
+            name: "hold <b>bold</b>".into(),
+            start_s: 4.0,
+            end_s: 10.0,
+            users_from: 5,
+            users_to: 5,
+        },
+    ];
+    let rules: Vec<Rule> = [
+        "login: p95<500ms",
+        "validate: p95<100ms",
+        "error-rate<1%",
+        "login: rate(503)<0.1%",
+        "validate: rps>=150",
+        "signup: p95<1s",
+    ]
+    .iter()
+    .map(|r| r.parse().expect("valid rule"))
+    .collect();
+    build(
+        "smoke",
+        HOSTILE_HOST,
+        vec![login, validate, evil],
+        vec![1, 2, 3, 4, 5, 5, 5, 5, 5, 5],
+        phases,
+        &rules,
+    )
+}

@@ -1,0 +1,399 @@
+//! SVG charts drawn with plotters from a RunRecord's numbers, each returned as one `<svg>`
+//! string for inline embedding. Pixel coordinates are integers (plotters' backend works in
+//! whole pixels), long per-second series are reduced to at most [`MAX_POINTS`] buckets, and
+//! every text plotters writes (flow and phase names included) is XML-escaped by plotters'
+//! SVG backend; labels from the record are also stripped of control characters and
+//! shortened here.
+
+use hdrhistogram::Histogram;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::ExportError;
+use crate::attack::recorder::sanitize;
+use crate::histogram::decode;
+use crate::record::{FlowRecord, Phase};
+
+/// Chart size in pixels (the page scales it down on narrow screens).
+pub const WIDTH: u32 = 960;
+pub const HEIGHT: u32 = 300;
+/// The most points (time buckets) a time series is drawn with.
+pub const MAX_POINTS: usize = 600;
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+const ERROR_RED: RGBColor = RGBColor(214, 39, 40);
+const GRID: RGBColor = RGBColor(225, 225, 225);
+
+/// Colour of the i-th flow, the same in every chart.
+pub fn flow_color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+fn chart_error(chart: &'static str) -> impl Fn(String) -> ExportError {
+    move |message| ExportError::Chart { chart, message }
+}
+
+/// A label from the record: no control characters, at most `max` characters.
+fn label(text: &str, max: usize) -> String {
+    sanitize(text, max)
+}
+
+/// `m:ss` (or `h:mm:ss`) for a time axis in seconds.
+pub fn clock(t: f64) -> String {
+    let t = t.max(0.0).round() as u64;
+    if t >= 3600 {
+        format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    } else {
+        format!("{}:{:02}", t / 60, t % 60)
+    }
+}
+
+/// Percentile shown for a point of the spectrum axis `x = log10(1 / (1 - p))`.
+pub fn spectrum_tick(x: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-x));
+    let text = format!("{p:.5}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+fn ms_tick(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.1}s", v / 1000.0)
+    } else if v >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn count_tick(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Renders into a fresh string; `draw` gets the whole drawing area.
+fn svg<F>(chart: &'static str, draw: F) -> Result<String, ExportError>
+where
+    F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+{
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())
+            .and_then(|_| draw(&root))
+            .and_then(|_| root.present().map_err(|e| e.to_string()))
+            .map_err(chart_error(chart))?;
+    }
+    Ok(out)
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Upper end of a value axis: a little above the largest value, never zero.
+fn axis_top(max: f64) -> f64 {
+    if max.is_finite() && max > 0.0 {
+        max * 1.08
+    } else {
+        1.0
+    }
+}
+
+/// HDR-style percentile spectrum: latency (ms) against `log10(1/(1-p))`, one line per flow,
+/// ticks at 50%, 90%, 99%, 99.9%, … up to the resolution the sample count supports.
+pub fn spectrum(flows: &[(&str, &Histogram<u64>)]) -> Result<String, ExportError> {
+    let most = flows.iter().map(|(_, h)| h.len()).max().unwrap_or(0).max(1);
+    let max_x = (most as f64).log10().ceil().clamp(2.0, 5.0);
+    let steps = 240;
+    let series: Vec<(String, Vec<(f64, f64)>)> = flows
+        .iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(name, h)| {
+            let points = (0..=steps)
+                .map(|i| {
+                    let x = max_x * f64::from(i) / f64::from(steps);
+                    let q = 1.0 - 10f64.powf(-x);
+                    (x, h.value_at_quantile(q) as f64 / 1000.0)
+                })
+                .collect();
+            (label(name, 40), points)
+        })
+        .collect();
+    let top = axis_top(
+        series
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|v| v.1))
+            .fold(0.0, f64::max),
+    );
+    let ticks: Vec<f64> = [2f64.log10(), 1.0, 2.0, 3.0, 4.0, 5.0]
+        .into_iter()
+        .filter(|x| *x <= max_x + 1e-9)
+        .collect();
+    svg("spectrum", |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d((0f64..max_x).with_key_points(ticks), 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(GRID)
+            .x_label_formatter(&|x| spectrum_tick(*x))
+            .y_label_formatter(&|y| ms_tick(*y))
+            .x_desc("percentile")
+            .y_desc("latency (ms)")
+            .draw()
+            .map_err(err)?;
+        for (i, (name, points)) in series.into_iter().enumerate() {
+            let color = flow_color(i);
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+        }
+        legend(&mut chart)
+    })
+}
+
+fn legend<'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GRID)
+        .draw()
+        .map_err(err)
+}
+
+/// Time buckets for a run of `seconds` seconds: bucket width in seconds and bucket count.
+pub fn buckets(seconds: usize) -> (usize, usize) {
+    let width = seconds.div_ceil(MAX_POINTS).max(1);
+    (width, seconds.div_ceil(width).max(1))
+}
+
+/// p50 / p95 / p99 of one flow per time bucket (ms), from its per-second histograms merged
+/// per bucket (percentiles are never averaged).
+pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Vec<(f64, f64)>; 3], ExportError> {
+    let (width, count) = buckets(seconds);
+    let mut merged: Vec<Option<Histogram<u64>>> = vec![None; count];
+    for s in &flow.per_second {
+        if s.requests == 0 {
+            continue;
+        }
+        let h = decode(&s.histogram).map_err(|message| ExportError::Histogram {
+            flow: flow.name.clone(),
+            message: format!("second {}: {message}", s.t),
+        })?;
+        let slot = &mut merged[(s.t as usize / width).min(count - 1)];
+        match slot {
+            Some(acc) => acc.add(&h).map_err(|e| ExportError::Histogram {
+                flow: flow.name.clone(),
+                message: format!("second {}: {e:?}", s.t),
+            })?,
+            None => *slot = Some(h),
+        }
+    }
+    let mut out: [Vec<(f64, f64)>; 3] = Default::default();
+    for (i, h) in merged.iter().enumerate() {
+        let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let x = (i * width) as f64 + width as f64 / 2.0;
+        for (line, q) in out.iter_mut().zip([0.5, 0.95, 0.99]) {
+            line.push((x, h.value_at_quantile(q) as f64 / 1000.0));
+        }
+    }
+    Ok(out)
+}
+
+/// p50 / p95 / p99 over time for one flow.
+pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, ExportError> {
+    let lines = latency_series(flow, seconds)?;
+    let top = axis_top(lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max));
+    let end = seconds.max(1) as f64;
+    let styles = [
+        ("p50", RGBColor(44, 160, 44)),
+        ("p95", RGBColor(255, 127, 14)),
+        ("p99", ERROR_RED),
+    ];
+    svg("latency over time", |root| {
+        let mut chart = time_chart(root, end, top, "latency (ms)", &ms_tick)?;
+        for (points, (name, color)) in lines.into_iter().zip(styles) {
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+        }
+        legend(&mut chart)
+    })
+}
+
+type TimeChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+fn time_chart<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    end: f64,
+    top: f64,
+    y_desc: &str,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..end, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .x_labels(10)
+        .y_labels(6)
+        .x_label_formatter(&|x| clock(*x))
+        .y_label_formatter(y_fmt)
+        .x_desc("time (m:ss)")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// Requests per second per flow and errors per second of all flows, averaged per bucket.
+pub fn throughput_series(
+    flows: &[FlowRecord],
+    seconds: usize,
+) -> (Vec<Vec<(f64, f64)>>, Vec<(f64, f64)>) {
+    let (width, count) = buckets(seconds);
+    let mut errors = vec![0u64; count];
+    let per_flow = flows
+        .iter()
+        .map(|f| {
+            let mut requests = vec![0u64; count];
+            for s in &f.per_second {
+                let b = (s.t as usize / width).min(count - 1);
+                requests[b] += s.requests;
+                errors[b] += s.errors;
+            }
+            averaged(&requests, width, seconds)
+        })
+        .collect();
+    (per_flow, averaged(&errors, width, seconds))
+}
+
+/// Bucket sums to per-second averages at bucket midpoints (the last bucket may be short).
+fn averaged(sums: &[u64], width: usize, seconds: usize) -> Vec<(f64, f64)> {
+    sums.iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let start = i * width;
+            let len = width.min(seconds.saturating_sub(start)).max(1);
+            (start as f64 + len as f64 / 2.0, n as f64 / len as f64)
+        })
+        .collect()
+}
+
+/// Requests/s per flow and errors/s (all flows) over time.
+pub fn throughput_over_time(flows: &[FlowRecord], seconds: usize) -> Result<String, ExportError> {
+    let (per_flow, errors) = throughput_series(flows, seconds);
+    let top = axis_top(
+        per_flow
+            .iter()
+            .flatten()
+            .chain(&errors)
+            .map(|p| p.1)
+            .fold(0.0, f64::max),
+    );
+    let end = seconds.max(1) as f64;
+    svg("throughput over time", |root| {
+        let mut chart = time_chart(root, end, top, "per second", &count_tick)?;
+        for (i, (f, points)) in flows.iter().zip(per_flow).enumerate() {
+            let color = flow_color(i);
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{} req/s", label(&f.name, 30)))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+        }
+        chart
+            .draw_series(LineSeries::new(errors, ERROR_RED.stroke_width(2)))
+            .map_err(err)?
+            .label("errors/s (all flows)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ERROR_RED));
+        legend(&mut chart)
+    })
+}
+
+/// Active users per second (max per bucket) with the profile's phases shaded and named.
+pub fn users_over_time(users: &[u32], phases: &[Phase]) -> Result<String, ExportError> {
+    let seconds = users
+        .len()
+        .max(phases.iter().map(|p| p.end_s.ceil() as usize).max().unwrap_or(0));
+    let (width, _) = buckets(seconds);
+    let points: Vec<(f64, f64)> = users
+        .chunks(width)
+        .enumerate()
+        .map(|(i, c)| {
+            let max = c.iter().copied().max().unwrap_or(0);
+            ((i * width) as f64, f64::from(max))
+        })
+        .chain(users.last().map(|&u| (users.len() as f64, f64::from(u))))
+        .collect();
+    let most = users
+        .iter()
+        .copied()
+        .chain(phases.iter().flat_map(|p| [p.users_from, p.users_to]))
+        .max()
+        .unwrap_or(0);
+    let top = axis_top(f64::from(most));
+    let end = seconds.max(1) as f64;
+    let shades = [RGBColor(230, 238, 250), RGBColor(250, 240, 225)];
+    svg("active users", |root| {
+        let mut chart = time_chart(root, end, top, "active users", &count_tick)?;
+        let area = chart.plotting_area();
+        for (i, p) in phases.iter().enumerate() {
+            let (x0, x1) = (p.start_s.clamp(0.0, end), p.end_s.clamp(0.0, end));
+            if x1 <= x0 {
+                continue;
+            }
+            area.draw(&Rectangle::new(
+                [(x0, top), (x1, 0.0)],
+                shades[i % 2].filled(),
+            ))
+            .map_err(err)?;
+            let px = chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0;
+            let fits = (px.max(0) as usize / 7).saturating_sub(1);
+            if fits >= 3 {
+                let style = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
+                let name = Text::new(label(&p.name, fits.min(40)), (4, 4), style);
+                area.draw(&(EmptyElement::at((x0, top)) + name))
+                    .map_err(err)?;
+            }
+        }
+        let blue = flow_color(0);
+        chart
+            .draw_series(
+                AreaSeries::new(points, 0.0, blue.mix(0.25)).border_style(blue.stroke_width(2)),
+            )
+            .map_err(err)?;
+        Ok(())
+    })
+}

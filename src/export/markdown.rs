@@ -1,0 +1,199 @@
+//! Markdown summary: verdict line, per-flow table, threshold table — short enough for a PR
+//! comment and GitHub's `$GITHUB_STEP_SUMMARY` ([`append_step_summary`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{
+    flow_stats, fmt_duration, fmt_ms, fmt_rate, threshold_rows, verdict_label, ExportError,
+    Exporter,
+};
+use crate::error::Failure;
+use crate::record::RunRecord;
+
+pub struct MarkdownExporter;
+
+/// Text from the record made inert in Markdown (and in the HTML GitHub allows inside it):
+/// control characters become spaces, `&`, `<`, `>` become entities, Markdown punctuation and
+/// `|` are backslash-escaped, and the text is cut to `max` characters.
+pub fn escape(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '(' | ')' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn verdict_icon(record: &RunRecord) -> &'static str {
+    match record.outcome.verdict.as_str() {
+        "pass" => "✅",
+        "invalid" => "⚠️",
+        _ => "❌",
+    }
+}
+
+impl Exporter for MarkdownExporter {
+    fn name(&self) -> &'static str {
+        "md"
+    }
+
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+
+    fn render(&self, r: &RunRecord) -> Result<String, ExportError> {
+        let failed = r.thresholds.iter().filter(|v| !v.passed).count();
+        let mut md = format!(
+            "### {} loadtest {}: {}",
+            verdict_icon(r),
+            escape(&r.meta.profile, 60),
+            verdict_label(r)
+        );
+        if !r.thresholds.is_empty() {
+            md.push_str(&format!(
+                " — {failed} of {} thresholds failed",
+                r.thresholds.len()
+            ));
+        }
+        md.push_str("\n\n");
+        md.push_str(&format!(
+            "Target {} · {} · up to {} users · run {}",
+            escape(&r.meta.host, 120),
+            fmt_duration(r.meta.duration_s),
+            r.meta.max_users,
+            escape(&r.meta.run_id, 40)
+        ));
+        if r.outcome.partial {
+            md.push_str(" · **partial run**");
+        }
+        if let Some(reason) = &r.outcome.reason {
+            md.push_str(&format!(" · {}", escape(reason, 200)));
+        }
+        md.push_str("\n\n| flow | requests | errors | req/s | p50 | p90 | p95 | p99 | p99.9 | max |\n");
+        md.push_str("|:--|--:|:--|--:|--:|--:|--:|--:|--:|--:|\n");
+        for (f, _) in flow_stats(r)? {
+            let mut errors = format!("{} ({:.2}%)", f.failed, f.error_pct);
+            if !f.error_classes.is_empty() {
+                errors.push_str(&format!(": {}", escape(&f.error_classes, 80)));
+            }
+            let s = &f.summary;
+            md.push_str(&format!(
+                "| {} | {} | {errors} | {} | {} | {} | {} | {} | {} | {} |\n",
+                escape(&f.name, 40),
+                f.requests,
+                fmt_rate(f.rps),
+                fmt_ms(s.p50),
+                fmt_ms(s.p90),
+                fmt_ms(s.p95),
+                fmt_ms(s.p99),
+                fmt_ms(s.p999),
+                fmt_ms(s.max)
+            ));
+        }
+        let rows = threshold_rows(r);
+        if !rows.is_empty() {
+            md.push_str("\n| | threshold | observed | limit |\n|:-:|:--|--:|--:|\n");
+            for t in rows {
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    if t.passed { "✅" } else { "❌" },
+                    escape(&t.rule, 80),
+                    escape(&t.observed, 30),
+                    escape(&t.limit, 30)
+                ));
+            }
+        }
+        Ok(md)
+    }
+}
+
+/// Appends `md` to `path` (creating it), followed by a blank line.
+pub fn append_to(path: &Path, md: &str) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| {
+        Failure::bad_input(format!("cannot append to {}: {e}", path.display()))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(format!("{}\n\n", md.trim_end()).as_bytes())
+        .map_err(fail)
+}
+
+/// Appends `md` to the file named by `$GITHUB_STEP_SUMMARY` when that is set; returns the
+/// file appended to.
+pub fn append_step_summary(md: &str) -> Result<Option<PathBuf>, Failure> {
+    match std::env::var_os("GITHUB_STEP_SUMMARY") {
+        Some(p) if !p.is_empty() => {
+            let path = PathBuf::from(p);
+            append_to(&path, md)?;
+            Ok(Some(path))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sample::{fixture, HOSTILE_FLOW, HOSTILE_HOST};
+    use crate::export::{fmt_ms, flow_stats};
+
+    #[test]
+    fn numbers_match_the_record() {
+        let r = fixture();
+        let md = MarkdownExporter.render(&r).unwrap();
+        assert!(
+            md.starts_with("### ❌ loadtest smoke: FAIL — 3 of 6 thresholds failed\n"),
+            "{md}"
+        );
+        let stats = flow_stats(&r).unwrap();
+        let login = &stats[0].0;
+        let p95 = fmt_ms(login.summary.p95);
+        assert_eq!(p95, "950.3 ms", "1..=1000 ms: p95 at HDR resolution");
+        let row = md.lines().find(|l| l.starts_with("| login |")).unwrap();
+        assert!(row.contains(&format!("| {p95} |")), "{row}");
+        assert!(row.contains("| 1000 | 4 (0.40%): 503×3, timeout×1 | 100.0 |"), "{row}");
+        let validate = md.lines().find(|l| l.starts_with("| validate |")).unwrap();
+        assert!(validate.contains("| 4.75 ms |"), "{validate}");
+        assert!(md.contains("| ❌ | login: p95&lt;500ms | 950.3 ms | &lt; 500ms |"), "{md}");
+        assert!(md.contains("| ✅ | validate: p95&lt;100ms | 4.75 ms | &lt; 100ms |"), "{md}");
+        assert_eq!(md.lines().filter(|l| l.starts_with("| ❌")).count(), 3);
+        assert!(md.lines().count() < 30, "short enough for a PR comment");
+    }
+
+    #[test]
+    fn hostile_text_is_inert() {
+        let md = MarkdownExporter.render(&fixture()).unwrap();
+        assert!(!md.contains(HOSTILE_HOST) && !md.contains(HOSTILE_FLOW));
+        assert!(!md.contains('<'), "no raw markup at all: {md}");
+        assert!(md.contains("evil&lt;svg onload=alert\\(1\\)&gt;"), "{md}");
+        assert_eq!(escape("a|b\nc", 10), "a\\|b c");
+        assert_eq!(escape("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn step_summary_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary");
+        append_to(&path, "one\n").unwrap();
+        append_to(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n\ntwo\n\n");
+        assert!(append_to(&dir.path().join("no/such/dir"), "x").is_err());
+    }
+}
