@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::export::Format;
 use crate::target::auth::HashCost;
 use crate::target::faults::Stall;
 use crate::target::Mode;
@@ -44,6 +45,31 @@ pub enum Command {
     },
     /// Run the reference auth API (the embedded target) until Ctrl-C.
     Serve(ServeArgs),
+    /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
+    Compare(CompareArgs),
+    /// Run a profile alternately against two hosts (A B / B A per pair), then compare.
+    Ab(AbArgs),
+    /// Re-render a saved run.json as a report (HTML, Markdown, JUnit XML or JSON).
+    Report(ReportArgs),
+    /// Merge the shards of a distributed run (--shard) into one record and its reports.
+    Merge(MergeArgs),
+}
+
+/// Flags of `loadtest report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// A run.json written by a run.
+    #[arg(value_name = "RUN.json")]
+    pub input: PathBuf,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Html)]
+    pub format: Format,
+
+    /// Output file, or - for stdout. Default: report.html / summary.md / junit.xml next to
+    /// the input (json: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags shared by every load-running command.
@@ -109,6 +135,36 @@ pub struct RunArgs {
     pub target_seed_users: u64,
 
     /// No progress lines while the run goes (the final summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Run shard I of N (0-based) of a distributed run: its share of every stage's users and
+    /// its own slice of user names. `env/N` reads I from $JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::merge::ShardSpec>,
+
+    /// Sleep until this RFC 3339 instant before starting (e.g. 2026-11-22T10:00:00Z), so all
+    /// shards start together. At most 24 h ahead, at most a few seconds past.
+    #[arg(long, value_name = "TIME", value_parser = crate::merge::parse_start_at)]
+    pub start_at: Option<time::OffsetDateTime>,
+
+    /// Run id (part of every generated email); all shards of one run share it. Default: random.
+    #[arg(long, value_name = "ID", value_parser = crate::merge::parse_run_id)]
+    pub run_id: Option<String>,
+}
+
+/// Flags of `loadtest merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The shards' run.json files (or folders holding one), one per shard index.
+    #[arg(value_name = "SHARD.json", required = true)]
+    pub shards: Vec<PathBuf>,
+
+    /// Output folder for the merged run.json and reports.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -177,4 +233,72 @@ fn parse_hash_cost(s: &str) -> Result<HashCost, String> {
 
 fn parse_stall(s: &str) -> Result<Stall, String> {
     s.parse()
+}
+
+/// Flags of `loadtest compare`.
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// BASELINE CANDIDATE: two run.json files or run folders.
+    #[arg(value_name = "RUN")]
+    pub paths: Vec<PathBuf>,
+
+    /// Baseline runs (files or folders of runs); use with --candidate for k runs per side.
+    #[arg(long, num_args = 1.., value_name = "RUN")]
+    pub baseline: Vec<PathBuf>,
+
+    /// Candidate runs (files or folders of runs).
+    #[arg(long, num_args = 1.., value_name = "RUN")]
+    pub candidate: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub opts: CompareOpts,
+}
+
+/// Statistical and output options shared by `compare` and `ab`.
+#[derive(Debug, Args, Clone)]
+pub struct CompareOpts {
+    /// Smallest relative change of latency or req/s called a regression/improvement.
+    #[arg(long, value_name = "PERCENT", default_value = "5%", value_parser = parse_fraction)]
+    pub min_effect: f64,
+
+    /// Family-wise false-alarm rate, split across the gated metrics (Bonferroni).
+    #[arg(long, value_name = "ALPHA", default_value_t = 0.05)]
+    pub alpha: f64,
+
+    /// Seed of the single-run bootstrap (results are reproducible).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Write the Markdown comparison (PR comment) here.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+
+    /// Write the comparison as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Flags of `loadtest ab`.
+#[derive(Debug, Args, Clone)]
+pub struct AbArgs {
+    /// Profile name (smoke, load, stress, spike, or one from --profiles).
+    pub profile: String,
+
+    /// Base URL of the baseline target.
+    #[arg(long, value_name = "URL")]
+    pub baseline_host: String,
+
+    /// Base URL of the candidate target.
+    #[arg(long, value_name = "URL")]
+    pub candidate_host: String,
+
+    /// Runs per side (pairs), each pair in a fresh random order.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub runs: u32,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub opts: CompareOpts,
 }

@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             Command::Run { profile, args } => commands::run::run(&profile, args).await,
             Command::Profiles { profiles } => commands::profiles::run(profiles.as_deref()),
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Compare(args) => commands::compare::run(args),
+            Command::Ab(args) => commands::compare::ab(args).await,
+            Command::Report(args) => commands::report::run(&args),
+            Command::Merge(args) => commands::merge::run(&args),
         }
     });
     match result {

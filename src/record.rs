@@ -30,7 +30,7 @@ pub struct RunRecord {
 }
 
 /// Who ran what, against what, when.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Meta {
     pub tool_version: String,
     pub run_id: String,
@@ -51,6 +51,29 @@ pub struct Meta {
     pub command: Vec<String>,
     /// Goose's own request counts per request key (`GET validate` …), for cross-checking.
     pub goose_requests: BTreeMap<String, u64>,
+    /// Set on one shard of a distributed run (`--shard i/n`), and on the record `loadtest
+    /// merge` made from all of them (there `index` is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardMeta>,
+    /// Canonical texts of the threshold rules judged on this run, so `loadtest merge` can
+    /// re-judge them on merged data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
+}
+
+/// Where a shard sits in its distributed run (see `docs/DISTRIBUTED.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardMeta {
+    /// 0-based shard index; `None` on a merged record.
+    #[serde(default)]
+    pub index: Option<u32>,
+    /// Number of shards in the run.
+    pub count: u32,
+    /// First user number of this shard's slice of the user-name space (0 when merged).
+    #[serde(default)]
+    pub user_offset: u64,
+    /// Goose test plan of the whole, unsharded profile: shards of one run share it.
+    pub profile_plan: String,
 }
 
 /// A named span of the load shape.

@@ -9,6 +9,7 @@ use crate::cli::RunArgs;
 use crate::console;
 use crate::contract::Contract;
 use crate::error::Failure;
+use crate::export::{self, Exporter};
 use crate::profile::{Overrides, Profiles};
 use crate::record::RunRecord;
 use crate::target::store::redact_url;
@@ -62,13 +63,40 @@ fn default_out_dir(profile: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{stamp}-{profile}"))
 }
 
-/// Writes the record and every report next to it.
+/// Writes the record and every report (report.html, summary.md, junit.xml) next to it, and
+/// appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when that is set.
 pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Result<Vec<PathBuf>, Failure> {
-    let path = record.save(dir)?;
-    Ok(vec![path])
+    let mut written = vec![record.save(dir)?];
+    written.extend(export::write_reports(record, dir)?);
+    let summary = export::markdown::MarkdownExporter.render(record);
+    match summary
+        .map_err(|e| e.to_string())
+        .and_then(|md| export::markdown::append_step_summary(&md).map_err(|f| f.one_line()))
+    {
+        Ok(_) => {}
+        Err(e) => eprintln!("loadtest: warning: GITHUB_STEP_SUMMARY not written: {e}"),
+    }
+    Ok(written)
 }
 
+/// Runs a profile, writes the record and reports, prints the summary; the exit code follows
+/// the record's verdict (0 pass, 1 fail, 3 invalid).
 pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
+    let record = run_once(profile_name, &args).await?;
+    Ok(exit_code(&record))
+}
+
+/// Exit code of a finished run.
+pub fn exit_code(record: &RunRecord) -> u8 {
+    match record.outcome.verdict.as_str() {
+        "pass" => 0,
+        "invalid" => 3,
+        _ => 1,
+    }
+}
+
+/// One run: inputs resolved from `args`, results written under `args.out` (or the default).
+pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, Failure> {
     let profiles = Profiles::load(args.profiles.as_deref())?;
     let profile = profiles.get(profile_name)?.with_overrides(&Overrides {
         users: args.users,
@@ -76,8 +104,17 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
         ramp: args.ramp,
         scale: args.scale,
     })?;
+    // A shard runs its share of every stage's users (docs/DISTRIBUTED.md).
+    let full_plan = profile.test_plan();
+    let profile = match args.shard {
+        Some(s) => crate::merge::shard_profile(&profile, s)?,
+        None => profile,
+    };
+    if let Some(at) = args.start_at {
+        crate::merge::start_delay(at, time::OffsetDateTime::now_utc())?;
+    }
     let contract = Contract::load(args.contract.as_deref())?;
-    let rules = resolve_rules(&args)?;
+    let rules = resolve_rules(args)?;
     let out_dir = args
         .out
         .clone()
@@ -88,7 +125,10 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
             out_dir.display()
         )));
     }
-    let run_id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..10].to_string());
 
     let (host, target) = match &args.host {
         Some(h) => {
@@ -116,6 +156,9 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
         profile.duration().as_secs(),
         contract.name
     );
+    if let Some(at) = args.start_at {
+        crate::merge::sleep_until(at, args.shard).await;
+    }
     let plan = AttackPlan {
         profile,
         contract,
@@ -128,13 +171,19 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
         progress: !args.quiet,
         embedded_target: target.as_ref().map(|_| args.target_mode.to_string()),
         command: redacted_command(),
-        user_offset: 0,
+        user_offset: args.shard.map_or(0, |s| s.user_offset() as usize),
     };
     let result = attack::run(&plan).await;
     if let Some(t) = target {
         t.shutdown().await;
     }
-    let record = result?;
+    let mut record = result?;
+    record.meta.shard = args.shard.map(|s| crate::record::ShardMeta {
+        index: Some(s.index),
+        count: s.count,
+        user_offset: s.user_offset(),
+        profile_plan: full_plan.clone(),
+    });
     let written = write_outputs(&record, &out_dir)?;
     println!();
     print!("{}", console::flow_table(&record));
@@ -145,9 +194,5 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
     for p in written {
         println!("wrote {}", p.display());
     }
-    Ok(match record.outcome.verdict.as_str() {
-        "pass" => 0,
-        "invalid" => 3,
-        _ => 1,
-    })
+    Ok(record)
 }

@@ -331,7 +331,8 @@ pub fn moving_block_bootstrap(
 }
 
 /// Outcome of comparing one metric between baseline and candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Significantly and materially worse.
     Regression,
@@ -341,6 +342,17 @@ pub enum Verdict {
     NoSignificantChange,
     /// Too little data (or invalid numbers) to decide.
     Inconclusive,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::NoSignificantChange => "no significant change",
+            Verdict::Inconclusive => "inconclusive",
+        })
+    }
 }
 
 /// Classifies a shift (candidate minus baseline) with interval

@@ -1,0 +1,182 @@
+//! `loadtest compare` and `loadtest ab`: baseline vs candidate with a statistical verdict.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{AbArgs, CompareArgs, CompareOpts};
+use crate::compare::{self, render, Comparison, Options};
+use crate::error::Failure;
+use crate::record::{write_atomic, RunRecord};
+
+/// Run records named by a path: a run.json file, a run folder (holding run.json), or a folder
+/// of run folders / run files.
+pub fn load_runs(path: &Path) -> Result<Vec<RunRecord>, Failure> {
+    if path.is_file() {
+        return Ok(vec![RunRecord::load(path)?]);
+    }
+    if !path.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "{}: no such file or folder",
+            path.display()
+        )));
+    }
+    if path.join("run.json").is_file() {
+        return Ok(vec![RunRecord::load(&path.join("run.json"))?]);
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| Failure::bad_input(format!("{}: cannot list: {e}", path.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut runs = Vec::new();
+    for p in entries {
+        if p.join("run.json").is_file() {
+            runs.push(RunRecord::load(&p.join("run.json"))?);
+        } else if p.extension().is_some_and(|e| e == "json") && p.is_file() {
+            runs.push(RunRecord::load(&p)?);
+        }
+    }
+    if runs.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{}: no run.json found in this folder",
+            path.display()
+        )));
+    }
+    Ok(runs)
+}
+
+fn load_side(paths: &[PathBuf]) -> Result<Vec<RunRecord>, Failure> {
+    let mut runs = Vec::new();
+    for p in paths {
+        runs.extend(load_runs(p)?);
+    }
+    Ok(runs)
+}
+
+fn options(o: &CompareOpts) -> Result<Options, Failure> {
+    if !(o.alpha > 0.0 && o.alpha < 0.5) {
+        return Err(Failure::bad_input(format!(
+            "--alpha {}: must be in (0, 0.5)",
+            o.alpha
+        )));
+    }
+    Ok(Options {
+        min_effect: o.min_effect,
+        alpha: o.alpha,
+        seed: o.seed,
+        ..Options::default()
+    })
+}
+
+/// Prints the comparison and writes the requested files; exit 1 on a gated regression,
+/// 3 when a side could not be judged, 0 otherwise.
+pub fn report(c: &Comparison, o: &CompareOpts, default_dir: Option<&Path>) -> Result<u8, Failure> {
+    print!("{}", render::text(c));
+    let md = render::markdown(c);
+    let mut targets: Vec<(PathBuf, String)> = Vec::new();
+    if let Some(p) = &o.md {
+        targets.push((p.clone(), md.clone()));
+    }
+    if let Some(p) = &o.json {
+        let json = serde_json::to_string_pretty(c)
+            .map_err(|e| Failure::unjudgeable(format!("cannot encode comparison: {e}")))?;
+        targets.push((p.clone(), json));
+    }
+    if let Some(dir) = default_dir {
+        targets.push((dir.join("compare.md"), md.clone()));
+    }
+    for (path, text) in targets {
+        write_atomic(&path, text.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
+        if !summary.is_empty() {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary)
+            {
+                let _ = writeln!(f, "{md}");
+            }
+        }
+    }
+    Ok(if !c.invalid.is_empty() {
+        3
+    } else if c.regression() {
+        1
+    } else {
+        0
+    })
+}
+
+pub fn run(args: CompareArgs) -> Result<u8, Failure> {
+    let (base_paths, cand_paths) = match (
+        args.paths.len(),
+        args.baseline.is_empty(),
+        args.candidate.is_empty(),
+    ) {
+        (2, true, true) => (vec![args.paths[0].clone()], vec![args.paths[1].clone()]),
+        (0, false, false) => (args.baseline.clone(), args.candidate.clone()),
+        _ => {
+            return Err(Failure::bad_input(
+                "compare takes BASELINE CANDIDATE, or --baseline RUN… --candidate RUN…",
+            ))
+        }
+    };
+    let a = load_side(&base_paths)?;
+    let b = load_side(&cand_paths)?;
+    let c = compare::compare(&a, &b, &options(&args.opts)?)?;
+    report(&c, &args.opts, None)
+}
+
+/// `ab`: the profile alternately against both hosts (fresh random order per pair), then compare.
+pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
+    if args.run.host.is_some() {
+        return Err(Failure::bad_input(
+            "ab takes --baseline-host and --candidate-host, not --host",
+        ));
+    }
+    if args.runs == 0 || args.runs > 100 {
+        return Err(Failure::bad_input("--runs must be between 1 and 100"));
+    }
+    let opts = options(&args.opts)?;
+    crate::attack::preflight(&args.baseline_host).await?;
+    crate::attack::preflight(&args.candidate_host).await?;
+    let root = args.run.out.clone().unwrap_or_else(|| {
+        let t = time::OffsetDateTime::now_utc();
+        PathBuf::from("reports").join(format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-ab-{}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            args.profile
+        ))
+    });
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 1..=args.runs {
+        let mut order = [
+            ("baseline", &args.baseline_host),
+            ("candidate", &args.candidate_host),
+        ];
+        if rand::random::<bool>() {
+            order.swap(0, 1);
+        }
+        for (side, host) in order {
+            eprintln!("ab: pair {i}/{}: {side} ({host})", args.runs);
+            let mut run = args.run.clone();
+            run.host = Some(host.clone());
+            run.out = Some(root.join(format!("{side}-{i}")));
+            let record = crate::commands::run::run_once(&args.profile, &run).await?;
+            if side == "baseline" {
+                a.push(record);
+            } else {
+                b.push(record);
+            }
+        }
+    }
+    let c = compare::compare(&a, &b, &opts)?;
+    report(&c, &args.opts, Some(&root))
+}

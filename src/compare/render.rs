@@ -1,0 +1,135 @@
+//! Text renderings of a [`Comparison`]: the terminal table and the Markdown PR comment.
+
+use super::stats::Verdict;
+use super::{CompareMetric, Comparison, Row};
+use crate::attack::recorder::sanitize;
+
+/// A value in the metric's unit.
+pub fn value(metric: CompareMetric, v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    match metric {
+        CompareMetric::Rps => format!("{v:.1}/s"),
+        CompareMetric::ErrorRate => format!("{:.2}%", v * 100.0),
+        _ if v >= 1000.0 => format!("{:.2} s", v / 1000.0),
+        _ => format!("{v:.2} ms"),
+    }
+}
+
+/// The change with its interval: `+12.3% [+8.1%, +16.0%]`, error rate in points.
+pub fn change(r: &Row) -> String {
+    let pct = |x: f64| {
+        if r.metric == CompareMetric::ErrorRate {
+            format!("{:+.2} pt", x * 100.0)
+        } else {
+            format!("{:+.1}%", x * 100.0)
+        }
+    };
+    if !r.change.is_finite() {
+        return "–".into();
+    }
+    if r.low.is_finite() && r.high.is_finite() {
+        format!("{} [{}, {}]", pct(r.change), pct(r.low), pct(r.high))
+    } else {
+        pct(r.change)
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Regression => "REGRESSION",
+        Verdict::Improvement => "improvement",
+        Verdict::NoSignificantChange => "no significant change",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// The overall line: regression or not, and how sure.
+pub fn headline(c: &Comparison) -> String {
+    let regressions: Vec<String> = c
+        .rows
+        .iter()
+        .filter(|r| r.gated && r.verdict == Verdict::Regression)
+        .map(|r| format!("{} {}", r.flow, r.metric.name()))
+        .collect();
+    let mut line = if !c.invalid.is_empty() {
+        "INCONCLUSIVE: a side could not be judged".to_string()
+    } else if !regressions.is_empty() {
+        format!("REGRESSION in {}", regressions.join(", "))
+    } else if c.method == "too-few-runs" {
+        "INCONCLUSIVE: too few runs for a verdict".to_string()
+    } else {
+        "no regression in the gated metrics (p95 and error rate of every flow)".to_string()
+    };
+    if let Some(label) = &c.label {
+        line.push_str(&format!(" — {label}"));
+    }
+    line
+}
+
+/// Terminal table.
+pub fn text(c: &Comparison) -> String {
+    let mut out = format!(
+        "baseline: {} run(s), candidate: {} run(s), method: {}\n\n",
+        c.baseline_runs, c.candidate_runs, c.method
+    );
+    out.push_str(&format!(
+        "{:<10} {:<11} {:>12} {:>12}  {:<32} {}\n",
+        "flow", "metric", "baseline", "candidate", "change [interval]", "verdict"
+    ));
+    for r in &c.rows {
+        out.push_str(&format!(
+            "{:<10} {:<11} {:>12} {:>12}  {:<32} {}{}\n",
+            sanitize(&r.flow, 10),
+            r.metric.name(),
+            value(r.metric, r.baseline),
+            value(r.metric, r.candidate),
+            change(r),
+            verdict_text(r.verdict),
+            if r.gated { "" } else { " (not gated)" }
+        ));
+    }
+    for why in &c.invalid {
+        out.push_str(&format!("invalid: {}\n", sanitize(why, 300)));
+    }
+    out.push('\n');
+    out.push_str(&headline(c));
+    out.push('\n');
+    out
+}
+
+/// Markdown for a pull-request comment.
+pub fn markdown(c: &Comparison) -> String {
+    let esc = |s: &str| {
+        sanitize(s, 200)
+            .replace('|', "\\|")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = format!("### loadtest compare: {}\n\n", esc(&headline(c)));
+    out.push_str("| flow | metric | baseline | candidate | change [interval] | verdict |\n");
+    out.push_str("|---|---|---:|---:|---|---|\n");
+    for r in &c.rows {
+        let verdict = match r.verdict {
+            Verdict::Regression => "🔴 **regression**".to_string(),
+            Verdict::Improvement => "🟢 improvement".to_string(),
+            v => verdict_text(v).to_string(),
+        };
+        out.push_str(&format!(
+            "| {} | {}{} | {} | {} | {} | {} |\n",
+            esc(&r.flow),
+            r.metric.name(),
+            if r.gated { " (gated)" } else { "" },
+            value(r.metric, r.baseline),
+            value(r.metric, r.candidate),
+            change(r),
+            verdict
+        ));
+    }
+    for why in &c.invalid {
+        out.push_str(&format!("\n> invalid: {}\n", esc(why)));
+    }
+    out.push_str(&format!("\n{}\n", esc(&c.method_text())));
+    out
+}
