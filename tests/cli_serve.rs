@@ -28,8 +28,16 @@ fn invalid_flags_exit_2() {
     assert_one_line(&serve(&["--stall", "10s/1s"]), 2, "shorter than the period");
     assert_one_line(&serve(&["--inject-error-rate", "2"]), 2, "between 0 and 1");
     assert_one_line(&serve(&["--inject-latency", "10"]), 2, "needs a unit");
-    assert_one_line(&serve(&["--hash-cost", "m=1,t=1,p=1"]), 2, "invalid argon2 parameters");
-    assert_one_line(&serve(&["--bind", "127.0.0.1:0", "--database-url", "mysql://x"]), 2, "unsupported database URL");
+    assert_one_line(
+        &serve(&["--hash-cost", "m=1,t=1,p=1"]),
+        2,
+        "invalid argon2 parameters",
+    );
+    assert_one_line(
+        &serve(&["--bind", "127.0.0.1:0", "--database-url", "mysql://x"]),
+        2,
+        "unsupported database URL",
+    );
 }
 
 #[test]
@@ -41,23 +49,51 @@ fn port_in_use_exits_2() {
 
 #[test]
 fn unreachable_database_exits_3() {
-    let o = serve(&["--bind", "127.0.0.1:0", "--database-url", "postgres://nobody@127.0.0.1:1/none"]);
-    assert_one_line(&o, 3, "database unreachable (postgres://nobody@127.0.0.1:1/none)");
-    let o = serve(&["--bind", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1"]);
+    let o = serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+    ]);
+    assert_one_line(
+        &o,
+        3,
+        "database unreachable (postgres://nobody@127.0.0.1:1/none)",
+    );
+    let o = serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--redis-url",
+        "redis://127.0.0.1:1",
+    ]);
     assert_one_line(&o, 3, "redis unreachable");
 }
 
 #[test]
 fn serves_until_sigterm_then_exits_0() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--hash-cost", "fast", "--seed-users", "50"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--hash-cost",
+            "fast",
+            "--seed-users",
+            "50",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect(&line).to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect(&line)
+        .to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let health: serde_json::Value = rt.block_on(async {
         reqwest::Client::builder()
@@ -74,7 +110,10 @@ fn serves_until_sigterm_then_exits_0() {
             .unwrap()
     });
     assert_eq!(health["mode"], "optimized");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));

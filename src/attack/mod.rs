@@ -280,6 +280,8 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             command: plan.command.clone(),
             goose_requests,
+            shard: None,
+            rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
         },
         phases: profile.phases(),
         flows,

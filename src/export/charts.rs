@@ -6,6 +6,7 @@
 //! shortened here.
 
 use hdrhistogram::Histogram;
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -63,7 +64,8 @@ pub fn spectrum_tick(x: f64) -> String {
     format!("{text}%")
 }
 
-fn ms_tick(v: f64) -> String {
+fn ms_tick(v: &f64) -> String {
+    let v = *v;
     if v >= 1000.0 {
         format!("{:.1}s", v / 1000.0)
     } else if v >= 10.0 || v == 0.0 {
@@ -73,7 +75,8 @@ fn ms_tick(v: f64) -> String {
     }
 }
 
-fn count_tick(v: f64) -> String {
+fn count_tick(v: &f64) -> String {
+    let v = *v;
     if v >= 10_000.0 {
         format!("{:.0}k", v / 1000.0)
     } else if v >= 10.0 || v == 0.0 {
@@ -91,7 +94,8 @@ where
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())
+        root.fill(&WHITE)
+            .map_err(|e| e.to_string())
             .and_then(|_| draw(&root))
             .and_then(|_| root.present().map_err(|e| e.to_string()))
             .map_err(chart_error(chart))?;
@@ -109,6 +113,39 @@ fn axis_top(max: f64) -> f64 {
         max * 1.08
     } else {
         1.0
+    }
+}
+
+/// The spectrum's x axis: `x = log10(1/(1-p))` from 0 to `max`, linear in x, with ticks
+/// only at 50%, 90%, 99%, 99.9%, … (labelled as percentiles).
+struct NinesAxis {
+    max: f64,
+}
+
+impl Ranged for NinesAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let f = (value / self.max).clamp(0.0, 1.0);
+        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        [2f64.log10(), 1.0, 2.0, 3.0, 4.0, 5.0]
+            .into_iter()
+            .filter(|x| *x <= self.max + 1e-9)
+            .collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.max
+    }
+}
+
+impl ValueFormatter<f64> for NinesAxis {
+    fn format(value: &f64) -> String {
+        spectrum_tick(*value)
     }
 }
 
@@ -138,23 +175,21 @@ pub fn spectrum(flows: &[(&str, &Histogram<u64>)]) -> Result<String, ExportError
             .flat_map(|(_, p)| p.iter().map(|v| v.1))
             .fold(0.0, f64::max),
     );
-    let ticks: Vec<f64> = [2f64.log10(), 1.0, 2.0, 3.0, 4.0, 5.0]
-        .into_iter()
-        .filter(|x| *x <= max_x + 1e-9)
-        .collect();
     svg("spectrum", |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(40)
             .y_label_area_size(56)
-            .build_cartesian_2d((0f64..max_x).with_key_points(ticks), 0f64..top)
+            .build_cartesian_2d(NinesAxis { max: max_x }, 0f64..top)
             .map_err(err)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)
             .bold_line_style(GRID)
-            .x_label_formatter(&|x| spectrum_tick(*x))
-            .y_label_formatter(&|y| ms_tick(*y))
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 15))
+            .y_label_formatter(&ms_tick)
             .x_desc("percentile")
             .y_desc("latency (ms)")
             .draw()
@@ -177,6 +212,7 @@ fn legend<'a, X: Ranged, Y: Ranged>(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 15))
         .background_style(WHITE.mix(0.85))
         .border_style(GRID)
         .draw()
@@ -191,7 +227,10 @@ pub fn buckets(seconds: usize) -> (usize, usize) {
 
 /// p50 / p95 / p99 of one flow per time bucket (ms), from its per-second histograms merged
 /// per bucket (percentiles are never averaged).
-pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Vec<(f64, f64)>; 3], ExportError> {
+pub fn latency_series(
+    flow: &FlowRecord,
+    seconds: usize,
+) -> Result<[Vec<(f64, f64)>; 3], ExportError> {
     let (width, count) = buckets(seconds);
     let mut merged: Vec<Option<Histogram<u64>>> = vec![None; count];
     for s in &flow.per_second {
@@ -247,7 +286,55 @@ pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, Ex
     })
 }
 
-type TimeChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type TimeChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
+
+/// A time axis in seconds from 0 to `end`, with ticks on round durations (10 s, 1 min,
+/// 5 min, …) labelled `m:ss`.
+struct TimeAxis {
+    end: f64,
+}
+
+/// Tick step for an axis of `end` seconds: the smallest round step giving at most `max` ticks.
+pub fn time_step(end: f64, max: usize) -> f64 {
+    const STEPS: [f64; 16] = [
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+        14400.0, 43200.0,
+    ];
+    let max = max.clamp(2, 12) as f64;
+    STEPS
+        .into_iter()
+        .find(|step| end / step <= max)
+        .unwrap_or(86400.0)
+}
+
+impl Ranged for TimeAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let f = value / self.end.max(1e-9);
+        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        let step = time_step(self.end, hint.max_num_points());
+        (0..)
+            .map(|k| f64::from(k) * step)
+            .take_while(|t| *t <= self.end + 1e-9)
+            .collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.end
+    }
+}
+
+impl ValueFormatter<f64> for TimeAxis {
+    fn format(value: &f64) -> String {
+        clock(*value)
+    }
+}
 
 fn time_chart<'a>(
     root: &DrawingArea<SVGBackend<'a>, Shift>,
@@ -258,17 +345,18 @@ fn time_chart<'a>(
 ) -> Result<TimeChart<'a>, String> {
     let mut chart = ChartBuilder::on(root)
         .margin(12)
+        .margin_right(36)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d(0f64..end, 0f64..top)
+        .build_cartesian_2d(TimeAxis { end }, 0f64..top)
         .map_err(err)?;
     chart
         .configure_mesh()
         .light_line_style(WHITE)
         .bold_line_style(GRID)
-        .x_labels(10)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 15))
         .y_labels(6)
-        .x_label_formatter(&|x| clock(*x))
         .y_label_formatter(y_fmt)
         .x_desc("time (m:ss)")
         .y_desc(y_desc)
@@ -344,9 +432,13 @@ pub fn throughput_over_time(flows: &[FlowRecord], seconds: usize) -> Result<Stri
 
 /// Active users per second (max per bucket) with the profile's phases shaded and named.
 pub fn users_over_time(users: &[u32], phases: &[Phase]) -> Result<String, ExportError> {
-    let seconds = users
-        .len()
-        .max(phases.iter().map(|p| p.end_s.ceil() as usize).max().unwrap_or(0));
+    let seconds = users.len().max(
+        phases
+            .iter()
+            .map(|p| p.end_s.ceil() as usize)
+            .max()
+            .unwrap_or(0),
+    );
     let (width, _) = buckets(seconds);
     let points: Vec<(f64, f64)> = users
         .chunks(width)

@@ -155,11 +155,7 @@ fn suite(r: &RunRecord) -> Suite {
 
 /// Verdict line, flow table and the flows' error samples, as plain text.
 fn system_out(r: &RunRecord) -> String {
-    let mut out = format!(
-        "{}\n\n{}",
-        console::verdict_line(r),
-        console::flow_table(r)
-    );
+    let mut out = format!("{}\n\n{}", console::verdict_line(r), console::flow_table(r));
     for f in r.flows.iter().filter(|f| !f.error_samples.is_empty()) {
         out.push_str(&format!("\nerror samples of {}:\n", sanitize(&f.name, 60)));
         for sample in &f.error_samples {
@@ -203,7 +199,10 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;"
         );
         assert_eq!(xml_escape("a\tb\nc\rd"), "a&#9;b&#10;c&#13;d");
-        assert_eq!(xml_escape("\u{0}\u{1b}[31m\u{FFFF}é𝄞"), "\u{FFFD}\u{FFFD}[31m\u{FFFD}é𝄞");
+        assert_eq!(
+            xml_escape("\u{0}\u{1b}[31m\u{FFFF}é𝄞"),
+            "\u{FFFD}\u{FFFD}[31m\u{FFFD}é𝄞"
+        );
     }
 
     fn parsed(xml: &str) -> roxmltree::Document<'_> {
@@ -217,11 +216,17 @@ mod tests {
         let doc = parsed(&xml);
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
-        let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
         assert_eq!(suites.len(), 1);
         let s = suites[0];
         assert_eq!(s.attribute("name"), Some("loadtest smoke"));
-        let cases: Vec<_> = s.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let cases: Vec<_> = s
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
         assert_eq!(cases.len(), r.thresholds.len());
         assert_eq!(cases.len(), 6);
         let failed = cases
@@ -238,7 +243,10 @@ mod tests {
         let first = cases[0];
         assert_eq!(first.attribute("classname"), Some("login"));
         assert_eq!(first.attribute("name"), Some("login: p95<500ms"));
-        let failure = first.children().find(|n| n.has_tag_name("failure")).unwrap();
+        let failure = first
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
         assert_eq!(
             failure.attribute("message"),
             Some("observed 950.3 ms is not < 500ms")
@@ -251,7 +259,11 @@ mod tests {
             .descendants()
             .find(|n| n.has_tag_name("property") && n.attribute("name") == Some("host"))
             .unwrap();
-        assert_eq!(host.attribute("value"), Some(HOSTILE_HOST), "parses back verbatim");
+        assert_eq!(
+            host.attribute("value"),
+            Some(HOSTILE_HOST),
+            "parses back verbatim"
+        );
     }
 
     #[test]
@@ -262,8 +274,13 @@ mod tests {
         for raw in HOSTILE_SAMPLES {
             assert!(!xml.contains(raw), "{raw}");
         }
-        assert!(xml.contains("  &lt;script&gt;alert(1)&lt;/script&gt;&#10;"), "{xml}");
-        assert!(xml.contains("&lt;img src=x onerror=&quot;document.title=&apos;pwned&apos;&quot;&gt;"));
+        assert!(
+            xml.contains("  &lt;script&gt;alert(1)&lt;/script&gt;&#10;"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("&lt;img src=x onerror=&quot;document.title=&apos;pwned&apos;&quot;&gt;")
+        );
         assert!(!xml.contains("<script") && !xml.contains("<img"));
         assert!(xml.contains("error samples of evil&lt;svg onload=alert(1)&gt;:"));
     }
@@ -275,10 +292,16 @@ mod tests {
         r.outcome.reason = Some("generator saturated <cpu>".into());
         let xml = JunitExporter.render(&r).unwrap();
         let doc = parsed(&xml);
-        let s = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        let s = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
         assert_eq!(s.attribute("tests"), Some("7"));
         assert_eq!(s.attribute("errors"), Some("1"));
         let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
-        assert_eq!(error.attribute("message"), Some("generator saturated <cpu>"));
+        assert_eq!(
+            error.attribute("message"),
+            Some("generator saturated <cpu>")
+        );
     }
 }

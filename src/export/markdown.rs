@@ -83,7 +83,9 @@ impl Exporter for MarkdownExporter {
         if let Some(reason) = &r.outcome.reason {
             md.push_str(&format!(" · {}", escape(reason, 200)));
         }
-        md.push_str("\n\n| flow | requests | errors | req/s | p50 | p90 | p95 | p99 | p99.9 | max |\n");
+        md.push_str(
+            "\n\n| flow | requests | errors | req/s | p50 | p90 | p95 | p99 | p99.9 | max |\n",
+        );
         md.push_str("|:--|--:|:--|--:|--:|--:|--:|--:|--:|--:|\n");
         for (f, _) in flow_stats(r)? {
             let mut errors = format!("{} ({:.2}%)", f.failed, f.error_pct);
@@ -123,9 +125,8 @@ impl Exporter for MarkdownExporter {
 
 /// Appends `md` to `path` (creating it), followed by a blank line.
 pub fn append_to(path: &Path, md: &str) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| {
-        Failure::bad_input(format!("cannot append to {}: {e}", path.display()))
-    };
+    let fail =
+        |e: std::io::Error| Failure::bad_input(format!("cannot append to {}: {e}", path.display()));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -152,7 +153,7 @@ pub fn append_step_summary(md: &str) -> Result<Option<PathBuf>, Failure> {
 mod tests {
     use super::*;
     use crate::export::sample::{fixture, HOSTILE_FLOW, HOSTILE_HOST};
-    use crate::export::{fmt_ms, flow_stats};
+    use crate::export::{flow_stats, fmt_ms};
 
     #[test]
     fn numbers_match_the_record() {
@@ -168,11 +169,20 @@ mod tests {
         assert_eq!(p95, "950.3 ms", "1..=1000 ms: p95 at HDR resolution");
         let row = md.lines().find(|l| l.starts_with("| login |")).unwrap();
         assert!(row.contains(&format!("| {p95} |")), "{row}");
-        assert!(row.contains("| 1000 | 4 (0.40%): 503×3, timeout×1 | 100.0 |"), "{row}");
+        assert!(
+            row.contains("| 1000 | 4 (0.40%): 503×3, timeout×1 | 100.0 |"),
+            "{row}"
+        );
         let validate = md.lines().find(|l| l.starts_with("| validate |")).unwrap();
         assert!(validate.contains("| 4.75 ms |"), "{validate}");
-        assert!(md.contains("| ❌ | login: p95&lt;500ms | 950.3 ms | &lt; 500ms |"), "{md}");
-        assert!(md.contains("| ✅ | validate: p95&lt;100ms | 4.75 ms | &lt; 100ms |"), "{md}");
+        assert!(
+            md.contains("| ❌ | login: p95&lt;500ms | 950.3 ms | &lt; 500ms |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ✅ | validate: p95&lt;100ms | 4.75 ms | &lt; 100ms |"),
+            "{md}"
+        );
         assert_eq!(md.lines().filter(|l| l.starts_with("| ❌")).count(), 3);
         assert!(md.lines().count() < 30, "short enough for a PR comment");
     }

@@ -160,12 +160,10 @@ pub struct FlowStats {
 
 /// Per-flow rows plus an `all flows` row when there is more than one flow, with the decoded
 /// histograms (for the spectrum chart).
-pub fn flow_stats(
-    record: &RunRecord,
-) -> Result<Vec<(FlowStats, Histogram<u64>)>, ExportError> {
+pub fn flow_stats(record: &RunRecord) -> Result<Vec<(FlowStats, Histogram<u64>)>, ExportError> {
     let secs = record.meta.duration_s;
-    let row = |name: &str, requests: u64, failed: u64, classes: String, h: &Histogram<u64>| {
-        FlowStats {
+    let row =
+        |name: &str, requests: u64, failed: u64, classes: String, h: &Histogram<u64>| FlowStats {
             name: name.to_string(),
             requests,
             failed,
@@ -181,8 +179,7 @@ pub fn flow_stats(
                 0.0
             },
             summary: Summary::of(h),
-        }
-    };
+        };
     let mut out = Vec::new();
     let mut all = new_histogram();
     for f in &record.flows {
@@ -238,10 +235,19 @@ pub fn threshold_rows(record: &RunRecord) -> Vec<ThresholdRow> {
                         .collect()
                 })
                 .unwrap_or_default();
+            // Latencies in the same format as the flow tables; other metrics as judged.
+            let latency = v
+                .rule
+                .parse::<crate::thresholds::Rule>()
+                .is_ok_and(|r| r.metric.is_latency());
+            let observed = match v.observed {
+                Some(x) if latency => fmt_ms(x),
+                _ => v.observed_text.clone(),
+            };
             ThresholdRow {
                 rule: v.rule.clone(),
                 scope: v.scope.clone(),
-                observed: v.observed_text.clone(),
+                observed,
                 limit: format!("{op} {}", v.limit_text).trim().to_string(),
                 passed: v.passed,
                 reason: v.reason.clone(),
@@ -293,17 +299,32 @@ mod tests {
         let r = fixture();
         let stats = flow_stats(&r).unwrap();
         let names: Vec<&str> = stats.iter().map(|(s, _)| s.name.as_str()).collect();
-        assert_eq!(names, ["login", "validate", "evil<svg onload=alert(1)>", "all flows"]);
+        assert_eq!(
+            names,
+            [
+                "login",
+                "validate",
+                "evil<svg onload=alert(1)>",
+                "all flows"
+            ]
+        );
         let (login, h) = &stats[0];
         // 1..=1000 ms, one each: p95 is 950 ms within HDR's 3 significant digits.
-        assert!((login.summary.p95 - 950.0).abs() < 1.0, "{:?}", login.summary);
+        assert!(
+            (login.summary.p95 - 950.0).abs() < 1.0,
+            "{:?}",
+            login.summary
+        );
         assert_eq!(h.len(), 1000);
         assert_eq!(login.requests, 1000);
         assert_eq!(login.failed, 4);
         assert_eq!(login.error_classes, "503×3, timeout×1");
         assert!((login.rps - 100.0).abs() < 1e-9);
         let all = &stats[3].0;
-        assert_eq!(all.requests, r.flows.iter().map(|f| f.requests).sum::<u64>());
+        assert_eq!(
+            all.requests,
+            r.flows.iter().map(|f| f.requests).sum::<u64>()
+        );
         let rows = threshold_rows(&r);
         assert_eq!(rows.len(), r.thresholds.len());
         assert_eq!(rows[0].limit, "< 500ms");

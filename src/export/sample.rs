@@ -60,11 +60,18 @@ pub fn build(
             planned_duration_s: seconds as f64,
             max_users,
             cores: 2,
-            command: vec!["loadtest".into(), profile.into(), "--host".into(), host.into()],
+            command: vec![
+                "loadtest".into(),
+                profile.into(),
+                "--host".into(),
+                host.into(),
+            ],
             goose_requests: flows
                 .iter()
                 .map(|f| (format!("POST {}", f.name), f.requests))
                 .collect(),
+            shard: None,
+            rules: None,
         },
         phases,
         flows,
@@ -131,9 +138,9 @@ impl Lcg {
 }
 
 /// A realistic long run: `seconds` seconds, the named flows, users ramping 0 → `users`
-/// over the first sixth, holding, and ramping down over the last sixth; each flow serves
-/// `rps` requests per second at full load with a long-tailed latency that grows with load,
-/// and about 0.2% `503` errors. Used by the render benchmark.
+/// over the first sixth, holding, and ramping down over the last sixth. At full load the
+/// i-th of n flows serves `rps·(i+1)/n` requests per second with a long-tailed latency that
+/// grows with load, and about 0.2% `503` errors. Used by the render benchmark.
 pub fn synthetic(seconds: u32, flow_names: &[&str], users: u32, rps: u32) -> RunRecord {
     let ramp = (seconds / 6).max(1);
     let users_at = |t: u32| -> u32 {
@@ -152,10 +159,12 @@ pub fn synthetic(seconds: u32, flow_names: &[&str], users: u32, rps: u32) -> Run
         .enumerate()
         .map(|(i, name)| {
             let base_us = 2_000.0 * (i as f64 + 1.0);
+            // Later flows get more traffic (signup < login < validate in a real mix).
+            let flow_rps = f64::from(rps) * (i as f64 + 1.0) / flow_names.len() as f64;
             let seconds = (0..seconds)
                 .map(|t| {
                     let load = f64::from(users_at(t)) / f64::from(users.max(1));
-                    let n = (f64::from(rps) * load).round() as usize;
+                    let n = (flow_rps * load).round() as usize;
                     let latencies_us: Vec<u64> = (0..n)
                         .map(|_| {
                             // Exponential body plus a rare 20x tail.
@@ -164,7 +173,10 @@ pub fn synthetic(seconds: u32, flow_names: &[&str], users: u32, rps: u32) -> Run
                             (base_us * (1.0 + load) * (-u.ln()) * tail) as u64 + 100
                         })
                         .collect();
-                    let errors = (latencies_us.len() as u64) / 500;
+                    let errors = latencies_us
+                        .iter()
+                        .filter(|_| rng.next_f64() < 0.002)
+                        .count() as u64;
                     let errors = if errors > 0 {
                         BTreeMap::from([("503".to_string(), errors)])
                     } else {

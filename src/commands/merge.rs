@@ -1,0 +1,87 @@
+//! `loadtest merge SHARD.json… --out DIR`: load the shards of one distributed run, merge them
+//! exactly ([`crate::merge::merge`]), write the record and every report, print the summary;
+//! the exit code follows the merged verdict (0 pass, 1 fail, 3 invalid; 2 for bad shards).
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::MergeArgs;
+use crate::commands::run::{exit_code, redacted_command, write_outputs};
+use crate::console;
+use crate::error::Failure;
+use crate::merge::{merge, ShardInput};
+use crate::record::RunRecord;
+
+/// A shard argument: a run.json, or a folder holding one.
+fn record_path(arg: &Path) -> PathBuf {
+    if arg.is_dir() {
+        arg.join("run.json")
+    } else {
+        arg.to_path_buf()
+    }
+}
+
+/// Loads every shard (in parallel: validation decodes every histogram).
+fn load_all(paths: &[PathBuf]) -> Result<Vec<ShardInput>, Failure> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().max(1));
+    let chunk = paths.len().div_ceil(threads).max(1);
+    let loaded: Vec<Result<ShardInput, Failure>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| {
+                            let path = record_path(p);
+                            RunRecord::load(&path).map(|record| ShardInput {
+                                source: path.display().to_string(),
+                                record,
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    loaded.into_iter().collect()
+}
+
+pub fn run(args: &MergeArgs) -> Result<u8, Failure> {
+    if args.out.join("run.json").exists() {
+        return Err(Failure::bad_input(format!(
+            "{} already holds a run.json; choose another --out",
+            args.out.display()
+        )));
+    }
+    let inputs = load_all(&args.shards)?;
+    let record = merge(&inputs, redacted_command())?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", args.out.display())))?;
+    let written = write_outputs(&record, &args.out)?;
+    if !args.quiet {
+        let m = &record.meta;
+        println!(
+            "merged {} shards of run {} ({} profile, {:.1} s, {} users at peak)",
+            inputs.len(),
+            m.run_id,
+            m.profile,
+            m.duration_s,
+            m.max_users
+        );
+        println!();
+        print!("{}", console::flow_table(&record));
+        println!();
+        print!("{}", console::threshold_table(&record));
+        println!();
+        println!("{}", console::verdict_line(&record));
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(exit_code(&record))
+}
