@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use loadtest::export::{run_reports, sample, Exporter};
+use loadtest::export::{run_reports, sample};
 use loadtest::record::write_atomic;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

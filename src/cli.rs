@@ -105,6 +105,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FACTOR")]
     pub scale: Option<f64>,
 
+    /// Open model: send arrivals at this peak rate (e.g. 200/s), scheduled from a clock and
+    /// timed from their intended send time; stage rates keep the profile's shape.
+    #[arg(long, value_name = "RATE", value_parser = crate::attack::pacing::parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Size of the user pool that sends the arrivals (open model; default: half a second of
+    /// arrivals, 10…2000).
+    #[arg(long, value_name = "N")]
+    pub rate_users: Option<u32>,
+
     /// Threshold rule, repeatable, e.g. 'validate: p95<100ms' or 'error-rate<1%'. Replaces the
     /// default rule with the same scope and metric; adds it otherwise.
     #[arg(long = "threshold", value_name = "RULE")]
@@ -117,6 +127,20 @@ pub struct RunArgs {
     /// Do not stop early when a threshold is clearly breached after the ramp.
     #[arg(long)]
     pub no_abort: bool,
+
+    /// Prometheus endpoint of the target, scraped at the start, every 2 s and at the end.
+    /// Default: HOST/metrics when the target answers there (docs/SERVER-METRICS.md).
+    #[arg(long, value_name = "URL")]
+    pub server_metrics: Option<String>,
+
+    /// Do not scrape the target's Prometheus metrics.
+    #[arg(long, conflicts_with = "server_metrics")]
+    pub no_server_metrics: bool,
+
+    /// Mapping of the target's metric names to cache hit / cache miss / db query / requests,
+    /// replacing the built-in one (scenarios/server-metrics.toml).
+    #[arg(long, value_name = "FILE")]
+    pub server_metrics_map: Option<std::path::PathBuf>,
 
     /// Output folder. Default: reports/<UTC timestamp>-<profile>.
     #[arg(long, value_name = "DIR")]

@@ -88,3 +88,75 @@ pub fn verdict_line(r: &RunRecord) -> String {
     }
     line
 }
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+/// Server-side figures: the scraped totals, then `X-DB-Queries` / `X-Cache` per flow; empty
+/// when the run recorded none.
+pub fn server_table(r: &RunRecord) -> String {
+    let Some(server) = &r.server else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(s) = &server.scrape {
+        out.push_str(&format!(
+            "\nserver metrics ({}, {} scrapes{}): cache hit ratio {} · DB queries/request {} · requests {}\n",
+            sanitize(&s.url, 80),
+            s.points.len(),
+            if s.errors > 0 {
+                format!(", {} failed", s.errors)
+            } else {
+                String::new()
+            },
+            pct(s.cache_hit_ratio),
+            num(s.db_queries_per_request),
+            s.deltas.requests.map_or("-".into(), |v| format!("{v:.0}")),
+        ));
+    }
+    if !server.headers.is_empty() {
+        out.push_str(&format!(
+            "\n{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "flow", "responses", "db q/req", "hits", "misses", "hit ratio"
+        ));
+        for f in &server.headers {
+            out.push_str(&format!(
+                "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+                sanitize(&f.flow, 10),
+                f.responses,
+                num(f.db_queries_per_request()),
+                f.cache_hits,
+                f.cache_misses,
+                pct(f.cache_hit_ratio())
+            ));
+        }
+        out.push_str("(from the X-DB-Queries / X-Cache response headers)\n");
+    }
+    out
+}
+
+/// Recovery after the spike, one line per scope; empty for runs without a spike phase.
+pub fn recovery_lines(r: &RunRecord) -> String {
+    if r.recovery.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nrecovery after the spike (p95 over {} s windows back under the limit):\n",
+        r.recovery[0].window_s
+    );
+    for rec in &r.recovery {
+        out.push_str(&format!(
+            "  {:<10} {:>16}  (limit {}, spike p95 {})\n",
+            sanitize(&rec.scope, 10),
+            rec.describe(),
+            ms(rec.limit_ms),
+            rec.spike_p95_ms.map_or("-".into(), ms)
+        ));
+    }
+    out
+}

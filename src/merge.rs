@@ -16,7 +16,9 @@ use crate::attack::recorder::Flow;
 use crate::error::Failure;
 use crate::histogram::{decode, encode, new_histogram, Summary};
 use crate::profile::Profile;
-use crate::record::{FlowRecord, Meta, Outcome, Phase, RunRecord, SecondRecord, ShardMeta};
+use crate::record::{
+    FlowRecord, Meta, Outcome, Phase, RateStats, RunRecord, SecondRecord, ShardMeta,
+};
 use crate::thresholds::{judge, Rule};
 
 /// Each shard's slice of the user-name space: shard `i` numbers its users from
@@ -114,8 +116,18 @@ fn launched_users(profile: &Profile) -> u64 {
 /// plan that holds 0 users before its end; 0-user stages between others work). Refused
 /// (exit 2) when the shard would start no user at all, or more users than its slice of the
 /// name space holds.
+///
+/// Open-model stages (`rate`) get `rate / N` arrivals per second each and a user pool of
+/// `ceil(pool / N)` (at least 1): the arrivals sum exactly, the pools are rounded up.
 pub fn shard_profile(profile: &Profile, spec: ShardSpec) -> Result<Profile, Failure> {
     let mut p = profile.clone();
+    if p.is_open() {
+        for s in &mut p.stages {
+            s.rate = s.rate.map(|r| r / f64::from(spec.count));
+            s.users = s.users.div_ceil(spec.count).max(1);
+        }
+        return Ok(p);
+    }
     for s in &mut p.stages {
         s.users = split_users(s.users, spec);
     }
@@ -137,6 +149,21 @@ pub fn shard_profile(profile: &Profile, spec: ShardSpec) -> Result<Profile, Fail
         )));
     }
     Ok(p)
+}
+
+/// What shards of one run must share: the whole (unsharded) profile's Goose test plan, and
+/// its stage rates for an open-model profile.
+pub fn plan_fingerprint(profile: &Profile) -> String {
+    let mut text = profile.test_plan();
+    if profile.is_open() {
+        let rates: Vec<String> = profile
+            .stages
+            .iter()
+            .map(|s| format!("{}", s.rate.unwrap_or(0.0)))
+            .collect();
+        text.push_str(&format!(" @ {}/s", rates.join(",")));
+    }
+    text
 }
 
 /// `--run-id`: 1–40 characters of `[A-Za-z0-9_-]` (it becomes part of every email).
@@ -340,19 +367,242 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     })
 }
 
-/// Sums encoded histograms; `what` names them in errors.
-fn sum_histograms<'a>(
-    parts: impl IntoIterator<Item = (&'a str, &'a str)>,
-    what: &str,
-) -> Result<Histogram<u64>, Failure> {
-    let mut total = new_histogram();
-    for (source, text) in parts {
-        let h = decode(text).map_err(|e| Failure::bad_input(format!("{source}: {what}: {e}")))?;
-        total
-            .add(&h)
-            .map_err(|e| Failure::bad_input(format!("{source}: {what}: {e:?}")))?;
+/// Sums HdrHistogram V2-deflate texts straight into one counts array: no histogram is
+/// allocated per input (decoding each into a full 1 µs … 1 h histogram and `add`ing it costs
+/// ~10× more, and merging 16 shards of a 10-minute run decodes ~29,000). Texts with other
+/// bounds than [`new_histogram`]'s are decoded and added the ordinary way.
+struct Summer {
+    counts: Vec<u64>,
+    /// Histograms with foreign bounds, added the ordinary way.
+    other: Option<Histogram<u64>>,
+    inflate: flate2::Decompress,
+    raw: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+/// V2 cookies (HdrHistogram's encoding, as the `hdrhistogram` crate writes it).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+const V2_HEADER: usize = 40;
+/// `new_histogram()`'s layout: 2048 sub-buckets (3 digits), lowest value 1.
+const HALF_COUNT_MAGNITUDE: u32 = 10;
+
+/// The lowest value of counts index `index` in a [`new_histogram`] histogram.
+fn value_at_index(index: usize) -> u64 {
+    let half = 1usize << HALF_COUNT_MAGNITUDE;
+    let bucket = (index >> HALF_COUNT_MAGNITUDE) as i64 - 1;
+    let sub = (index & (half - 1)) + half;
+    if bucket < 0 {
+        (sub - half) as u64
+    } else {
+        (sub as u64) << bucket
     }
-    Ok(total)
+}
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn be_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// LEB128-64b9B varint (HdrHistogram's): returns the value and the bytes read.
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for i in 0..9 {
+        let byte = *b.get(i)?;
+        if i == 8 {
+            return Some((value | (u64::from(byte) << 56), 9));
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+impl Summer {
+    fn new() -> Summer {
+        Summer {
+            counts: vec![0; new_histogram().distinct_values()],
+            other: None,
+            inflate: flate2::Decompress::new(true),
+            raw: Vec::new(),
+            plain: Vec::new(),
+        }
+    }
+
+    /// Adds one encoded histogram; returns how many samples it held.
+    fn add(&mut self, text: &str) -> Result<u64, String> {
+        use base64::Engine;
+        self.raw.clear();
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(text.trim(), &mut self.raw)
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        match self.add_fast() {
+            Some(n) => Ok(n),
+            None => {
+                // Another layout, or damaged: the ordinary decoder accepts or explains it.
+                let h = decode(text)?;
+                let n = h.len();
+                self.other
+                    .get_or_insert_with(new_histogram)
+                    .add(&h)
+                    .map_err(|e| format!("histogram out of range: {e:?}"))?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// The fast path: `None` when the text is not a V2-deflate histogram of our layout.
+    fn add_fast(&mut self) -> Option<u64> {
+        let raw = &self.raw;
+        if be_u32(raw, 0)? != V2_COMPRESSED_COOKIE {
+            return None;
+        }
+        let len = be_u32(raw, 4)? as usize;
+        let compressed = raw.get(8..8 + len)?;
+        self.inflate.reset(true);
+        self.plain.clear();
+        loop {
+            self.plain.reserve(4096);
+            let before = self.inflate.total_in() as usize;
+            let status = self
+                .inflate
+                .decompress_vec(
+                    &compressed[before..],
+                    &mut self.plain,
+                    flate2::FlushDecompress::Finish,
+                )
+                .ok()?;
+            match status {
+                flate2::Status::StreamEnd => break,
+                _ if self.inflate.total_in() as usize == before
+                    && self.plain.len() < self.plain.capacity() =>
+                {
+                    return None; // truncated
+                }
+                _ => {}
+            }
+        }
+        let p = &self.plain;
+        let payload_len = be_u32(p, 4)? as usize;
+        let standard = be_u32(p, 0)? == V2_COOKIE
+            && be_u32(p, 8)? == 0
+            && be_u32(p, 12)? == u32::from(crate::histogram::SIGFIG)
+            && be_u64(p, 16)? == 1
+            && be_u64(p, 24)? == crate::histogram::HIGHEST_US
+            && f64::from_bits(be_u64(p, 32)?) == 1.0;
+        if !standard {
+            return None;
+        }
+        let mut payload = p.get(V2_HEADER..V2_HEADER + payload_len)?;
+        // Decode into a scratch list first, so a damaged text adds nothing.
+        let mut index = 0usize;
+        let mut total = 0u64;
+        let mut adds: Vec<(usize, u64)> = Vec::new();
+        while !payload.is_empty() {
+            let (zz, used) = varint(payload)?;
+            payload = &payload[used..];
+            let n = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+            if n < 0 {
+                index = index.checked_add(n.unsigned_abs() as usize)?;
+            } else {
+                if n > 0 {
+                    if index >= self.counts.len() {
+                        return None;
+                    }
+                    adds.push((index, n as u64));
+                    total = total.checked_add(n as u64)?;
+                }
+                index += 1;
+            }
+        }
+        for (i, n) in adds {
+            self.counts[i] = self.counts[i].saturating_add(n);
+        }
+        Some(total)
+    }
+
+    fn finish(self) -> Result<Histogram<u64>, String> {
+        let mut h = new_histogram();
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n > 0 {
+                h.record_n(value_at_index(i), n)
+                    .map_err(|e| format!("histogram out of range: {e:?}"))?;
+            }
+        }
+        if let Some(other) = self.other {
+            h.add(&other)
+                .map_err(|e| format!("histogram out of range: {e:?}"))?;
+        }
+        Ok(h)
+    }
+}
+
+/// One encoded histogram to sum: where it came from, what it is, how many samples the record
+/// says it holds.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    source: &'a str,
+    text: &'a str,
+    /// Samples the record says it holds (`None`: not recorded).
+    expected: Option<u64>,
+}
+
+/// Sums encoded histograms, checking each holds as many samples as its record says; `what`
+/// names them in errors.
+fn sum_histograms(parts: &[Part], what: &str) -> Result<Histogram<u64>, Failure> {
+    let mut summer = Summer::new();
+    for p in parts {
+        let n = summer
+            .add(p.text)
+            .map_err(|e| Failure::bad_input(format!("{}: {what}: {e}", p.source)))?;
+        if let Some(expected) = p.expected.filter(|&e| e != n) {
+            return Err(Failure::bad_input(format!(
+                "{}: {what}: histogram holds {n} samples, requests is {expected}",
+                p.source
+            )));
+        }
+    }
+    summer
+        .finish()
+        .map_err(|e| Failure::bad_input(format!("{what}: {e}")))
+}
+
+/// The checks of [`RunRecord::validate`] that need no histogram decoding (the merge checks
+/// every histogram's sample count as it sums them).
+fn check_counts(input: &ShardInput) -> Result<(), Failure> {
+    let bad = |e: String| Failure::bad_input(format!("{}: {e}", input.source));
+    for f in &input.record.flows {
+        if f.ok + f.failed != f.requests {
+            return Err(bad(format!(
+                "flow '{}': ok {} + failed {} != requests {}",
+                f.name, f.ok, f.failed, f.requests
+            )));
+        }
+        let errors: u64 = f.errors.values().sum();
+        if errors != f.failed {
+            return Err(bad(format!(
+                "flow '{}': error classes sum to {errors}, failed is {}",
+                f.name, f.failed
+            )));
+        }
+        let per_second: u64 = f.per_second.iter().map(|s| s.requests).sum();
+        if per_second != f.requests {
+            return Err(bad(format!(
+                "flow '{}': per-second requests sum to {per_second}, total is {}",
+                f.name, f.requests
+            )));
+        }
+    }
+    let m = &input.record.meta;
+    if !m.duration_s.is_finite() || m.duration_s < 0.0 {
+        return Err(bad("meta.duration_s must be a non-negative number".into()));
+    }
+    Ok(())
 }
 
 /// One unit of merge work: a flow's whole-run histogram, or one aligned second of it.
@@ -360,7 +610,7 @@ struct Job<'a> {
     flow: usize,
     /// `None`: the whole-run histogram.
     t: Option<u32>,
-    parts: Vec<(&'a str, &'a str)>,
+    parts: Vec<Part<'a>>,
 }
 
 fn flow_order(name: &str) -> usize {
@@ -370,11 +620,49 @@ fn flow_order(name: &str) -> usize {
         .unwrap_or(Flow::ALL.len())
 }
 
+/// Open-model pacing of the whole run: counts and rates summed over the shards (they ran side
+/// by side), send lags summed as histograms. `None` for closed-model runs.
+fn merge_rates(shards: &[&ShardInput]) -> Result<Option<RateStats>, Failure> {
+    let rated: Vec<(&str, &RateStats)> = shards
+        .iter()
+        .filter_map(|s| Some((s.source.as_str(), s.record.meta.rate.as_ref()?)))
+        .collect();
+    if rated.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<Part> = rated
+        .iter()
+        .map(|(source, r)| Part {
+            source,
+            text: &r.send_lag,
+            expected: None,
+        })
+        .collect();
+    let lag = sum_histograms(&parts, "meta.rate.send_lag")?;
+    let sum_f = |f: fn(&RateStats) -> f64| rated.iter().map(|(_, r)| f(r)).sum::<f64>();
+    let sum_u = |f: fn(&RateStats) -> u64| rated.iter().map(|(_, r)| f(r)).sum::<u64>();
+    Ok(Some(RateStats {
+        peak_rps: sum_f(|r| r.peak_rps),
+        scheduled: sum_u(|r| r.scheduled),
+        target_rps: sum_f(|r| r.target_rps),
+        sent: sum_u(|r| r.sent),
+        achieved_rps: sum_f(|r| r.achieved_rps),
+        late: sum_u(|r| r.late),
+        dropped: sum_u(|r| r.dropped),
+        users: rated.iter().map(|(_, r)| r.users).sum(),
+        send_lag: encode(&lag),
+        send_lag_summary: Summary::of(&lag),
+    }))
+}
+
 /// Merges the shards of one run into one record: histograms summed per flow and per
 /// wall-clock-aligned second, counts and error classes summed, thresholds re-judged.
 /// `command` is recorded as the merged record's command line.
 pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, Failure> {
     let shards = check_shards(inputs)?;
+    for s in &shards {
+        check_counts(s)?;
+    }
     let first = &shards[0].record;
     let count = shards.len() as u32;
 
@@ -411,15 +699,20 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
     let mut jobs: Vec<Job> = Vec::new();
     for (fi, name) in names.iter().enumerate() {
         let mut whole = Vec::new();
-        let mut seconds: BTreeMap<u32, Vec<(&str, &str)>> = BTreeMap::new();
+        let mut seconds: BTreeMap<u32, Vec<Part>> = BTreeMap::new();
         for (s, offset) in shards.iter().zip(&offsets) {
             if let Some(f) = s.record.flows.iter().find(|f| &f.name == name) {
-                whole.push((s.source.as_str(), f.histogram.as_str()));
+                whole.push(Part {
+                    source: &s.source,
+                    text: &f.histogram,
+                    expected: Some(f.requests),
+                });
                 for sec in &f.per_second {
-                    seconds
-                        .entry(sec.t + offset)
-                        .or_default()
-                        .push((s.source.as_str(), sec.histogram.as_str()));
+                    seconds.entry(sec.t + offset).or_default().push(Part {
+                        source: &s.source,
+                        text: &sec.histogram,
+                        expected: Some(sec.requests),
+                    });
                 }
             }
         }
@@ -441,7 +734,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
             None => format!("flow '{}' histogram", names[job.flow]),
             Some(t) => format!("flow '{}' aligned second {t}", names[job.flow]),
         };
-        sum_histograms(job.parts.iter().copied(), &what).map(|h| {
+        sum_histograms(&job.parts, &what).map(|h| {
             let summary = job.t.is_none().then(|| Summary::of(&h));
             (encode(&h), summary)
         })
@@ -574,6 +867,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
             profile_plan: first_shard.profile_plan.clone(),
         }),
         rules: first.meta.rules.clone(),
+        rate: merge_rates(&shards)?,
     };
 
     let mut record = RunRecord {
@@ -588,6 +882,8 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
             partial: false,
             reason: None,
         },
+        server: crate::server::merge_shards(shards.iter().map(|s| s.record.server.as_ref())),
+        recovery: Vec::new(),
     };
     let rules: Vec<Rule> = record
         .meta
@@ -602,6 +898,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         })
         .collect::<Result<_, _>>()?;
     record.thresholds = judge(&rules, &record);
+    record.recovery = crate::phases::recovery(&record, &rules);
 
     let reasons: Vec<String> = shards
         .iter()
@@ -715,6 +1012,24 @@ mod tests {
     }
 
     #[test]
+    fn open_model_shards_split_the_rate() {
+        let toml = "[profiles.open]\nstages = [{ rate = \"90/s\", users = 10, ramp = \"2s\", hold = \"5s\" }, { rate = \"30/s\", users = 10, hold = \"5s\" }]\n";
+        let open = Profiles::from_toml(toml, "p.toml").unwrap();
+        let open = open.get("open").unwrap();
+        assert!(open.is_open());
+        let shards: Vec<Profile> = (0..4)
+            .map(|i| shard_profile(open, spec(i, 4)).unwrap())
+            .collect();
+        for (k, stage) in open.stages.iter().enumerate() {
+            let sum: f64 = shards.iter().map(|p| p.stages[k].rate.unwrap()).sum();
+            assert!((sum - stage.rate.unwrap()).abs() < 1e-9);
+            assert!(shards.iter().all(|p| p.stages[k].users == 3));
+        }
+        let fp = plan_fingerprint(open);
+        assert!(fp.ends_with(" @ 90,30/s"), "{fp}");
+    }
+
+    #[test]
     fn run_ids_and_start_times() {
         assert!(parse_run_id("nightly-2026_11").is_ok());
         for bad in ["", "a b", "x@y", &"a".repeat(41)] {
@@ -735,6 +1050,71 @@ mod tests {
         let far = now + time::Duration::hours(25);
         assert!(start_delay(far, now).unwrap_err().message.contains("24 h"));
         assert!(parse_start_at("tomorrow").is_err());
+    }
+
+    #[test]
+    fn index_values_match_the_histogram_layout() {
+        let h = new_histogram();
+        for i in 0..h.distinct_values() - 1 {
+            let v = value_at_index(i);
+            assert_eq!(h.lowest_equivalent(v), v, "index {i}");
+            assert_eq!(
+                h.highest_equivalent(v) + 1,
+                value_at_index(i + 1),
+                "index {i}"
+            );
+        }
+        assert_eq!(value_at_index(0), 0);
+        assert_eq!(value_at_index(2047), 2047);
+        assert_eq!(value_at_index(2048), 2048);
+        assert_eq!(value_at_index(3072), 4096);
+    }
+
+    #[test]
+    fn fast_sums_equal_decoding_and_adding() {
+        let mut state = 0x1234_5678_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 11
+        };
+        let mut slow = new_histogram();
+        let mut summer = Summer::new();
+        for k in 0..60u64 {
+            let mut h = new_histogram();
+            for _ in 0..(k * 37 % 700) {
+                // 1 µs … ~1 h, log-spread, with repeats.
+                let exp = next() % 32;
+                let v = (1 + next() % (1u64 << exp)).min(crate::histogram::HIGHEST_US);
+                h.record_n(v, 1 + next() % 3).unwrap();
+            }
+            assert_eq!(summer.add(&encode(&h)).unwrap(), h.len());
+            slow.add(&h).unwrap();
+        }
+        // Other bounds go the ordinary way.
+        let mut narrow = Histogram::<u64>::new_with_bounds(1, 60_000_000, 2).unwrap();
+        for v in [5_u64, 500, 50_000, 5_000_000] {
+            narrow.record_n(v, 3).unwrap();
+        }
+        let text = encode(&narrow);
+        assert_eq!(summer.add(&text).unwrap(), 12);
+        slow.add(decode(&text).unwrap()).unwrap();
+        let fast = summer.finish().unwrap();
+        assert_eq!(encode(&fast), encode(&slow));
+        assert_eq!(
+            (fast.len(), fast.min(), fast.max()),
+            (slow.len(), slow.min(), slow.max())
+        );
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(fast.value_at_quantile(q), slow.value_at_quantile(q));
+        }
+        let mut s = Summer::new();
+        assert!(s.add("not base64!").is_err());
+        assert!(s.add("AAAA").is_err());
+        let good = encode(&slow);
+        assert!(s.add(&good[..good.len() / 2]).is_err(), "truncated");
+        assert_eq!(s.finish().unwrap().len(), 0, "damaged texts add nothing");
     }
 
     #[test]

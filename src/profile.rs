@@ -37,10 +37,13 @@ impl Default for Weights {
     }
 }
 
-/// One stage of a closed-model shape.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One stage of a load shape: closed model (`users`) or open model (`rate`, arrivals/s,
+/// with `users` the size of the pool that sends them).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     pub users: u32,
+    /// Arrivals per second (open model); `None` for a closed-model stage.
+    pub rate: Option<f64>,
     pub ramp: Duration,
     pub hold: Duration,
     pub phase: String,
@@ -58,7 +61,9 @@ pub struct Profile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileStage {
-    users: u32,
+    users: Option<u32>,
+    /// Arrivals per second, e.g. "200/s" (open model).
+    rate: Option<String>,
     #[serde(default = "zero")]
     ramp: String,
     hold: String,
@@ -102,6 +107,20 @@ pub struct Overrides {
     pub ramp: Option<Duration>,
     /// Multiplies users and durations (e.g. 0.1 for CI).
     pub scale: Option<f64>,
+    /// Open model at this peak arrival rate (req/s); stage rates keep the profile's shape.
+    pub rate: Option<f64>,
+    /// Size of the user pool that sends the arrivals (open model).
+    pub rate_users: Option<u32>,
+}
+
+/// Open model: the user pool starts (signs up, logs in) during this lead-in before the first
+/// scheduled arrival, so setup does not make the first arrivals late.
+pub const OPEN_LEAD: Duration = Duration::from_secs(1);
+
+/// Default pool for an open-model rate: enough users for half a second of arrivals
+/// in flight (so a stall of that length does not starve the schedule), 10 … 2000.
+pub fn pool_for(rate: f64) -> u32 {
+    ((rate * 0.5).ceil() as u32).clamp(10, 2000)
 }
 
 fn round_up_secs(d: Duration) -> Duration {
@@ -135,17 +154,38 @@ impl Profiles {
                         .map(round_up_secs)
                         .map_err(|e| Failure::bad_input(at(&format!("stages[{i}].{field}: {e}"))))
                 };
-                if s.users == 0 || s.users > 1_000_000 {
+                let rate = match &s.rate {
+                    Some(r) => Some(crate::attack::pacing::parse_rate(r).map_err(|e| {
+                        Failure::bad_input(at(&format!("stages[{i}].rate: {e}")))
+                    })?),
+                    None => None,
+                };
+                let users = match (s.users, rate) {
+                    (Some(u), _) => u,
+                    (None, Some(r)) => pool_for(r),
+                    (None, None) => {
+                        return Err(Failure::bad_input(at(&format!(
+                            "stages[{i}] needs `users` (closed model) or `rate` (open model)"
+                        ))))
+                    }
+                };
+                if users == 0 || users > 1_000_000 {
                     return Err(Failure::bad_input(at(&format!(
                         "stages[{i}].users must be between 1 and 1000000"
                     ))));
                 }
                 stages.push(Stage {
-                    users: s.users,
+                    users,
+                    rate,
                     ramp: dur("ramp", &s.ramp)?,
                     hold: dur("hold", &s.hold)?,
                     phase: s.phase.unwrap_or_else(|| format!("stage {}", i + 1)),
                 });
+            }
+            if stages.iter().any(|s| s.rate.is_some()) && stages.iter().any(|s| s.rate.is_none()) {
+                return Err(Failure::bad_input(at(
+                    "mixes `rate` and `users`-only stages; give every stage a rate, or none",
+                )));
             }
             if stages.iter().all(|s| s.hold.is_zero() && s.ramp.is_zero()) {
                 return Err(Failure::bad_input(at("total duration is zero")));
@@ -197,7 +237,7 @@ impl Profile {
         self.stages.iter().map(|s| s.users).max().unwrap_or(0)
     }
 
-    /// Total planned duration.
+        /// Total planned duration of the stages (an open model adds [`OPEN_LEAD`] before them).
     pub fn duration(&self) -> Duration {
         self.stages.iter().map(|s| s.ramp + s.hold).sum()
     }
@@ -258,11 +298,65 @@ impl Profile {
                 s.ramp = round_up_secs(r);
             }
         }
+        if let Some(rate) = o.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(Failure::bad_input("--rate must be positive, e.g. 200/s"));
+            }
+            let peak = p
+                .stages
+                .iter()
+                .map(|s| s.rate.unwrap_or(f64::from(s.users)))
+                .fold(0.0, f64::max)
+                .max(1e-9);
+            for s in &mut p.stages {
+                let shape = s.rate.unwrap_or(f64::from(s.users));
+                s.rate = Some(rate * shape / peak);
+            }
+        }
+        if p.is_open() {
+            let pool = match o.rate_users {
+                Some(0) => return Err(Failure::bad_input("--rate-users must be at least 1")),
+                Some(n) => n,
+                None => pool_for(p.schedule().peak()),
+            };
+            for s in &mut p.stages {
+                s.users = pool;
+            }
+        }
         Ok(p)
     }
 
-    /// Goose's `--test-plan` text: `users,secs` per ramp and hold, ending with `0,0`.
+    /// Open model: every stage has a rate.
+    pub fn is_open(&self) -> bool {
+        !self.stages.is_empty() && self.stages.iter().all(|s| s.rate.is_some())
+    }
+
+    /// The arrival schedule of an open-model profile (empty for a closed model).
+    pub fn schedule(&self) -> crate::attack::pacing::Schedule {
+        use crate::attack::pacing::{Schedule, Segment};
+        let mut segments = Vec::new();
+        let mut prev = 0.0;
+        for s in &self.stages {
+            let Some(r) = s.rate else { continue };
+            if !s.ramp.is_zero() {
+                segments.push(Segment { secs: s.ramp.as_secs_f64(), r0: prev, r1: r });
+            }
+            if !s.hold.is_zero() {
+                segments.push(Segment { secs: s.hold.as_secs_f64(), r0: r, r1: r });
+            }
+            prev = r;
+        }
+        Schedule { segments }
+    }
+
+    /// Goose's `--test-plan` text: `users,secs` per ramp and hold, ending with `0,0`. An
+    /// open-model profile starts its whole pool at once and holds it; the pacer sets the rate.
     pub fn test_plan(&self) -> String {
+                if self.is_open() {
+            let pool = self.max_users();
+            let secs = (self.duration() + OPEN_LEAD).as_secs();
+            return format!("{pool},0s;{pool},{secs}s;0,0");
+        }
         let mut steps: Vec<String> = Vec::new();
         for s in &self.stages {
             steps.push(format!("{},{}s", s.users, s.ramp.as_secs()));
@@ -275,9 +369,10 @@ impl Profile {
     }
 
     /// Phases for reports: each stage's ramp (if any) and hold.
-    pub fn phases(&self) -> Vec<Phase> {
+        pub fn phases(&self) -> Vec<Phase> {
         let mut out = Vec::new();
-        let (mut t, mut users) = (0.0, 0u32);
+        let lead = if self.is_open() { OPEN_LEAD.as_secs_f64() } else { 0.0 };
+        let (mut t, mut users) = (lead, 0u32);
         for s in &self.stages {
             if !s.ramp.is_zero() {
                 let end = t + s.ramp.as_secs_f64();
@@ -312,9 +407,12 @@ impl Profile {
             .stages
             .iter()
             .map(|s| {
+                let load = match s.rate {
+                    Some(r) => format!("{r:.0}/s"),
+                    None => format!("{} users", s.users),
+                };
                 format!(
-                    "{} users (ramp {}, hold {})",
-                    s.users,
+                    "{load} (ramp {}, hold {})",
                     format_duration(s.ramp),
                     format_duration(s.hold)
                 )
@@ -386,7 +484,7 @@ mod tests {
                 users: Some(7),
                 duration: Some(Duration::from_secs(5)),
                 ramp: Some(Duration::from_millis(1500)),
-                scale: None,
+                ..Overrides::default()
             })
             .unwrap();
         assert_eq!(custom.test_plan(), "7,2s;7,5s;0,0");
@@ -411,6 +509,28 @@ mod tests {
                 ..Overrides::default()
             })
             .is_err());
+    }
+
+    #[test]
+    fn rate_turns_any_profile_into_an_open_model_with_its_shape() {
+        let spike = Profiles::builtin().get("spike").unwrap().clone();
+        let open = spike
+            .with_overrides(&Overrides { rate: Some(500.0), ..Overrides::default() })
+            .unwrap();
+        assert!(open.is_open());
+        let rates: Vec<f64> = open.stages.iter().map(|s| s.rate.unwrap()).collect();
+        assert_eq!(rates, vec![10.0, 500.0, 10.0]);
+        assert_eq!(open.max_users(), 250, "pool for 500/s");
+        assert_eq!(open.test_plan(), "250,0s;250,158s;0,0");
+        let sched = open.schedule();
+        assert_eq!(sched.duration(), 157.0);
+        let file = "[profiles.r]\nstages = [{ rate = \"200/s\", ramp = \"0s\", hold = \"10s\" }]";
+        let p = Profiles::from_toml(file, "p.toml").unwrap();
+        let r = p.get("r").unwrap().with_overrides(&Overrides::default()).unwrap();
+        assert_eq!(r.schedule().total(), 2000);
+        assert_eq!(r.max_users(), 100);
+        let mixed = "[profiles.m]\nstages = [{ rate = \"5/s\", hold = \"1s\" }, { users = 3, hold = \"1s\" }]";
+        assert!(Profiles::from_toml(mixed, "p.toml").unwrap_err().message.contains("mixes"));
     }
 
     #[test]

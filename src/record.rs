@@ -27,6 +27,14 @@ pub struct RunRecord {
     /// Threshold verdicts, judged at the end of the run.
     pub thresholds: Vec<Verdict>,
     pub outcome: Outcome,
+    /// Server-side figures: Prometheus scrapes and `X-DB-Queries` / `X-Cache` per flow
+    /// (`docs/SERVER-METRICS.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::server::ServerRecord>,
+    /// Spike profiles: how long each scope took to get back under its p95 limit after the
+    /// spike (`crate::phases`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<crate::phases::Recovery>,
 }
 
 /// Who ran what, against what, when.
@@ -59,6 +67,32 @@ pub struct Meta {
     /// re-judge them on merged data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<String>>,
+    /// Open-model runs (`--rate`): the schedule's target and what was achieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateStats>,
+}
+
+/// Pacing of an open-model run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RateStats {
+    /// Peak scheduled arrival rate (req/s).
+    pub peak_rps: f64,
+    /// Scheduled arrivals over the run, and per second on average.
+    pub scheduled: u64,
+    pub target_rps: f64,
+    /// Arrivals sent, and per second on average.
+    pub sent: u64,
+    pub achieved_rps: f64,
+    /// Sends more than 10 ms after their intended time.
+    pub late: u64,
+    /// Arrivals not sent because they were already later than the request timeout.
+    pub dropped: u64,
+    /// Size of the user pool that sent them.
+    pub users: u32,
+    /// How late sends went out (µs), base64 HdrHistogram V2-deflate.
+    pub send_lag: String,
+    /// Percentiles of `send_lag` in ms.
+    pub send_lag_summary: Summary,
 }
 
 /// Where a shard sits in its distributed run (see `docs/DISTRIBUTED.md`).
@@ -351,6 +385,17 @@ impl Observations for RunRecord {
                     .sum();
                 (requests > 0).then(|| n as f64 / requests as f64)
             }
+            Metric::CacheHitRatio | Metric::DbQueriesPerRequest => {
+                crate::server::observe(self, scope, metric)
+            }
         }
+    }
+
+    fn phases(&self) -> Vec<String> {
+        self.phases.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn observe_during(&self, scope: &str, metric: &Metric, phase: &str) -> Option<f64> {
+        crate::phases::observe_during(self, scope, metric, phase)
     }
 }

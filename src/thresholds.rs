@@ -3,16 +3,25 @@
 //! Grammar (one rule per string, whitespace-tolerant, metric names case-insensitive):
 //!
 //! ```text
-//! RULE   := [SCOPE ':'] METRIC OP VALUE
+//! RULE   := [SCOPE ':'] METRIC OP VALUE [during PHASE]
+//!         | server.SERVER_METRIC OP VALUE [during PHASE]   (same as `server: SERVER_METRIC`)
 //! SCOPE  := flow name [A-Za-z0-9_-]+ | all          (omitted = all = every request)
+//!         | server                                   (the target's scraped Prometheus metrics)
 //! METRIC := pNN | pNN.N (0 < p <= 100, p100 = max) | max | min | mean | avg
 //!         | error-rate | error_rate | errors | rps | req/s | throughput | count
 //!         | rate(CLASS)                              (CLASS e.g. 429, 5xx, timeout)
+//!         | SERVER_METRIC                            (flow/all: from X-DB-Queries / X-Cache)
+//! SERVER_METRIC := cache_hit_ratio | db_queries_per_request   ('-' for '_' also accepted)
 //! OP     := < | <= | > | >=
 //! VALUE  := latency: NUMBER (us|µs|ms|s|m), stored in ms
-//!         | rates:   NUMBER% or a bare fraction <= 1, stored as a fraction
+//!         | rates:   NUMBER% or a bare fraction <= 1, stored as a fraction (cache_hit_ratio too)
 //!         | rps:     NUMBER or NUMBER/s;   count: bare integer
+//!         | db_queries_per_request: bare NUMBER
+//! PHASE  := a phase name of the profile ([A-Za-z0-9_ -]+, e.g. hold, spike, spike ramp)
 //! ```
+//!
+//! `during PHASE` judges the rule over the seconds of that phase only (see `crate::phases`);
+//! `rate(CLASS)` and per-flow server metrics are whole-run figures and cannot take it.
 //!
 //! The harness implements [`Observations`] on its run record and calls [`judge`].
 
@@ -56,6 +65,10 @@ pub enum Metric {
     Rps,
     Count,
     ClassRate(String),
+    /// Cache hits / lookups (fraction): scope `server` from the scrapes, else `X-Cache`.
+    CacheHitRatio,
+    /// Database statements per request: scope `server` from the scrapes, else `X-DB-Queries`.
+    DbQueriesPerRequest,
 }
 
 impl Metric {
@@ -69,12 +82,21 @@ impl Metric {
 
     /// Rate metrics (limits as fractions in [0, 1]).
     pub fn is_rate(&self) -> bool {
-        matches!(self, Metric::ErrorRate | Metric::ClassRate(_))
+        matches!(
+            self,
+            Metric::ErrorRate | Metric::ClassRate(_) | Metric::CacheHitRatio
+        )
     }
 
-    /// True when a larger observed value is worse (latency, rates); false for rps and count.
+    /// Server-side metrics (`cache_hit_ratio`, `db_queries_per_request`).
+    pub fn is_server(&self) -> bool {
+        matches!(self, Metric::CacheHitRatio | Metric::DbQueriesPerRequest)
+    }
+
+    /// True when a larger observed value is worse (latency, rates, DB queries); false for
+    /// rps, count and the cache hit ratio.
     pub fn higher_is_worse(&self) -> bool {
-        !matches!(self, Metric::Rps | Metric::Count)
+        !matches!(self, Metric::Rps | Metric::Count | Metric::CacheHitRatio)
     }
 }
 
@@ -89,6 +111,8 @@ impl fmt::Display for Metric {
             Metric::ErrorRate => "error-rate",
             Metric::Rps => "rps",
             Metric::Count => "count",
+            Metric::CacheHitRatio => "cache_hit_ratio",
+            Metric::DbQueriesPerRequest => "db_queries_per_request",
         })
     }
 }
@@ -136,6 +160,9 @@ pub struct Rule {
     pub limit: f64,
     /// Canonical text, e.g. `"validate: p95<100ms"` (the limit keeps its written unit).
     pub text: String,
+    /// `during PHASE`: judged over that phase of the profile only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 impl Rule {
@@ -150,6 +177,7 @@ impl Rule {
             m if m.is_latency() => format!("{v:.1} ms"),
             m if m.is_rate() => format!("{:.2}%", v * 100.0),
             Metric::Rps => format!("{v:.1}/s"),
+            Metric::DbQueriesPerRequest => format!("{v:.2}"),
             _ => format!("{v:.0}"),
         }
     }
@@ -157,9 +185,10 @@ impl Rule {
     /// The limit as written in the canonical text, e.g. `"500ms"` or `"1%"`.
     pub fn limit_text(&self) -> String {
         match self.text.find(['<', '>']) {
-            Some(i) => self.text[i..]
-                .trim_start_matches(['<', '>', '='])
-                .to_string(),
+            Some(i) => {
+                let limit = self.text[i..].trim_start_matches(['<', '>', '=']);
+                limit.split(" during ").next().unwrap_or(limit).to_string()
+            }
             None => self.format_value(self.limit),
         }
     }
@@ -205,11 +234,44 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Phase names: `[A-Za-z0-9_ -]+` (spaces inside, e.g. `spike ramp`).
+fn is_phase_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
+}
+
+/// Splits a trailing `during PHASE` off a rule.
+fn split_phase(s: &str) -> Result<(&str, Option<String>), String> {
+    let lower = s.to_ascii_lowercase();
+    let at = lower
+        .match_indices("during")
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            let before = s[..i].chars().next_back();
+            let after = s[i + "during".len()..].chars().next();
+            before.is_some_and(char::is_whitespace) && after.is_none_or(char::is_whitespace)
+        })
+        .last();
+    let Some(at) = at else {
+        return Ok((s, None));
+    };
+    let name = s[at + "during".len()..].split_whitespace().collect::<Vec<_>>();
+    let name = name.join(" ");
+    if !is_phase_name(&name) {
+        return Err(format!(
+            "'during' needs a phase name ([A-Za-z0-9_ -]+, e.g. during hold), not '{name}'"
+        ));
+    }
+    Ok((s[..at].trim_end(), Some(name)))
+}
+
 fn parse_rule(s: &str) -> Result<Rule, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty rule".into());
     }
+    let (s, phase) = split_phase(s)?;
     let pos = s
         .find(['<', '>'])
         .ok_or("missing comparison operator (<, <=, >, >=)")?;
@@ -224,7 +286,10 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
     };
     let (scope, metric_text) = match lhs.split_once(':') {
         Some((sc, m)) => (sc.trim(), m.trim()),
-        None => ("all", lhs.trim()),
+        None => match lhs.trim().split_once('.') {
+            Some((sc, m)) if sc.trim().eq_ignore_ascii_case("server") => (sc.trim(), m.trim()),
+            _ => ("all", lhs.trim()),
+        },
     };
     if !is_name(scope) {
         return Err(format!(
@@ -233,19 +298,45 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
     }
     let scope = if scope.eq_ignore_ascii_case("all") {
         "all"
+    } else if scope.eq_ignore_ascii_case("server") {
+        "server"
     } else {
         scope
     }
     .to_string();
     let metric = parse_metric(metric_text)?;
+    if scope == "server" && !metric.is_server() {
+        return Err(format!(
+            "scope 'server' takes cache_hit_ratio or db_queries_per_request, not '{metric}'"
+        ));
+    }
+    if phase.is_some() && matches!(metric, Metric::ClassRate(_)) {
+        return Err(
+            "rate(CLASS) cannot take 'during': error classes are kept for the whole run only"
+                .into(),
+        );
+    }
+    if phase.is_some() && metric.is_server() && scope != "server" {
+        return Err(format!(
+            "{metric} from response headers is a whole-run figure; use server.{metric} for 'during'"
+        ));
+    }
     let (limit, shown) = parse_limit(&metric, value.trim())?;
-    let text = format!("{scope}: {metric}{op}{shown}");
+    let mut text = if scope == "server" {
+        format!("server.{metric}{op}{shown}")
+    } else {
+        format!("{scope}: {metric}{op}{shown}")
+    };
+    if let Some(p) = &phase {
+        text.push_str(&format!(" during {p}"));
+    }
     Ok(Rule {
         scope,
         metric,
         op,
         limit,
         text,
+        phase,
     })
 }
 
@@ -261,6 +352,8 @@ fn parse_metric(raw: &str) -> Result<Metric, String> {
         "error-rate" | "error_rate" | "errors" => Metric::ErrorRate,
         "rps" | "req/s" | "throughput" => Metric::Rps,
         "count" => Metric::Count,
+        "cache_hit_ratio" | "cache-hit-ratio" => Metric::CacheHitRatio,
+        "db_queries_per_request" | "db-queries-per-request" => Metric::DbQueriesPerRequest,
         _ => {
             if let Some(inner) = m.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
                 let class = inner.trim();
@@ -278,7 +371,7 @@ fn parse_metric(raw: &str) -> Result<Metric, String> {
                 Some(Ok(p)) => p,
                 _ => {
                     return Err(format!(
-                        "unknown metric '{raw}' (expected pNN, max, min, mean, error-rate, rps, count or rate(CLASS))"
+                        "unknown metric '{raw}' (expected pNN, max, min, mean, error-rate, rps, count, rate(CLASS), cache_hit_ratio or db_queries_per_request)"
                     ))
                 }
             };
@@ -348,6 +441,13 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<(f64, String), String> {
                 ))
             }
         }
+    } else if *metric == Metric::DbQueriesPerRequest {
+        if !unit.is_empty() {
+            return Err(format!(
+                "db_queries_per_request limit must be a bare number, not '{value}'"
+            ));
+        }
+        (n, "")
     } else if !unit.is_empty() || n.fract() != 0.0 {
         return Err(format!("count limit must be a bare integer, not '{value}'"));
     } else {
@@ -363,8 +463,17 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<(f64, String), String> {
 pub trait Observations {
     /// Names of the flows present in the run.
     fn flows(&self) -> Vec<String>;
-    /// Observed value for `scope` (`"all"` = every request): latency in ms, rates as fractions.
+    /// Observed value for `scope` (`"all"` = every request, `"server"` = the target's own
+    /// metrics): latency in ms, rates as fractions.
     fn observe(&self, scope: &str, metric: &Metric) -> Option<f64>;
+    /// Names of the profile's phases, for `during PHASE` rules.
+    fn phases(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Observed value over the phase(s) named `phase` only.
+    fn observe_during(&self, _scope: &str, _metric: &Metric, _phase: &str) -> Option<f64> {
+        None
+    }
 }
 
 /// Outcome of one rule.
@@ -378,6 +487,9 @@ pub struct Verdict {
     pub limit_text: String,
     pub passed: bool,
     pub reason: Option<String>,
+    /// The phase a `during PHASE` rule was judged over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// Judges every rule. A rule whose flow is not in the run, or whose metric has
@@ -392,16 +504,38 @@ fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
     let limit_text = rule.limit_text();
     let scope = match rule.scope.as_str() {
         "all" => Some("all"),
+        "server" => Some("server"),
         s => flows
             .iter()
             .find(|f| f.eq_ignore_ascii_case(s))
             .map(String::as_str),
     };
-    let observed = match scope.map(|s| obs.observe(s, &rule.metric)) {
+    let phases = obs.phases();
+    let observe = |s: &str| match &rule.phase {
+        None => Ok(obs.observe(s, &rule.metric)),
+        Some(p) if phases.iter().any(|q| q.trim().eq_ignore_ascii_case(p)) => {
+            Ok(obs.observe_during(s, &rule.metric, p))
+        }
+        Some(p) => Err(format!(
+            "phase '{p}' not in this run (phases: {})",
+            if phases.is_empty() {
+                "none".to_string()
+            } else {
+                phases.join(", ")
+            }
+        )),
+    };
+    let observed = match scope.map(observe) {
         None => Err(format!("flow '{}' not in this run", rule.scope)),
-        Some(None) => Err("no data".to_string()),
-        Some(Some(x)) if !x.is_finite() => Err(format!("observed value {x} is not finite")),
-        Some(Some(x)) => Ok(x),
+        Some(Err(why)) => Err(why),
+        Some(Ok(None)) if rule.scope == "server" => {
+            Err("no data (server metrics not scraped or not mapped)".to_string())
+        }
+        Some(Ok(v)) => match v {
+            None => Err("no data".to_string()),
+            Some(x) if !x.is_finite() => Err(format!("observed value {x} is not finite")),
+            Some(x) => Ok(x),
+        },
     };
     let observed_text = observed
         .as_ref()
@@ -424,6 +558,7 @@ fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
         limit_text,
         passed,
         reason,
+        phase: rule.phase.clone(),
     }
 }
 
@@ -436,9 +571,11 @@ fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
 /// * Rates (`error-rate`, `rate(CLASS)`): true when `observed > 2 × limit` AND
 ///   `observed − limit ≥ 0.05` (5 percentage points), so a 0.1% limit is not
 ///   "clearly" breached by 0.3% on a handful of early requests.
-/// * Non-finite values never trigger.
+/// * Non-finite values never trigger, and neither do `during PHASE` rules (the live view is
+///   not split by phase).
 pub fn breached_clearly(rule: &Rule, observed: f64, limit: f64) -> bool {
-    if !observed.is_finite()
+    if rule.phase.is_some()
+        || !observed.is_finite()
         || !limit.is_finite()
         || !matches!(rule.op, Op::Lt | Op::Le)
         || rule.op.holds(observed, limit)
@@ -681,6 +818,112 @@ mod tests {
         assert_eq!(back, out);
         let json = serde_json::to_string(&rules).unwrap();
         assert_eq!(serde_json::from_str::<Vec<Rule>>(&json).unwrap(), rules);
+    }
+
+    #[test]
+    fn server_metrics_and_phases() {
+        // INPUT => scope Metric Op limit phase | canonical text
+        let cases = [
+            "server.cache_hit_ratio>80% => server CacheHitRatio Gt 0.8 None | server.cache_hit_ratio>80%",
+            "SERVER: cache-hit-ratio >= 0.9 => server CacheHitRatio Ge 0.9 None | server.cache_hit_ratio>=0.9",
+            "server.db_queries_per_request<3 => server DbQueriesPerRequest Lt 3 None | server.db_queries_per_request<3",
+            "validate: db_queries_per_request<1 => validate DbQueriesPerRequest Lt 1 None | validate: db_queries_per_request<1",
+            "validate: cache_hit_ratio>80% => validate CacheHitRatio Gt 0.8 None | validate: cache_hit_ratio>80%",
+            "db_queries_per_request<=0.5 => all DbQueriesPerRequest Le 0.5 None | all: db_queries_per_request<=0.5",
+            "validate: p95<100ms during hold => validate Percentile(95.0) Lt 100 Some(\"hold\") | validate: p95<100ms during hold",
+            "p99 < 1s  DURING  spike ramp => all Percentile(99.0) Lt 1000 Some(\"spike ramp\") | all: p99<1s during spike ramp",
+            "error-rate<1% during spike => all ErrorRate Lt 0.01 Some(\"spike\") | all: error-rate<1% during spike",
+            "server.cache_hit_ratio>50% during hold => server CacheHitRatio Gt 0.5 Some(\"hold\") | server.cache_hit_ratio>50% during hold",
+            "login: rps>=10/s during before => login Rps Ge 10 Some(\"before\") | login: rps>=10/s during before",
+        ];
+        for (input, want) in cases.map(case) {
+            let r = rule(input);
+            let got = format!(
+                "{} {:?} {:?} {} {:?} | {}",
+                r.scope, r.metric, r.op, r.limit, r.phase, r.text
+            );
+            assert_eq!(got, want, "{input}");
+            assert_eq!(rule(&r.text), r, "canonical text must round-trip");
+        }
+        assert_eq!(rule("validate: p95<100ms during hold").limit_text(), "100ms");
+        assert_eq!(rule("server.cache_hit_ratio>80%").format_value(0.8123), "81.23%");
+        assert_eq!(rule("server.db_queries_per_request<3").format_value(0.5), "0.50");
+        assert!(!Metric::CacheHitRatio.higher_is_worse());
+        assert!(Metric::DbQueriesPerRequest.higher_is_worse());
+        let errors = [
+            "server: p95<1s => scope 'server' takes cache_hit_ratio or db_queries_per_request",
+            "server.rps>1 => scope 'server' takes",
+            "server.db_queries_per_request<3ms => must be a bare number",
+            "server.cache_hit_ratio>180% => at most 100%",
+            "login: rate(429)<1% during hold => rate(CLASS) cannot take 'during'",
+            "validate: db_queries_per_request<1 during hold => use server.db_queries_per_request",
+            "p95<1s during => 'during' needs a phase name",
+            "p95<1s during h@ld => 'during' needs a phase name",
+        ];
+        for (input, want) in errors.map(case) {
+            let e = err(input);
+            assert!(e.contains(want) && !e.contains('\n'), "{input:?} -> {e}");
+        }
+        // A phase-scoped rule never aborts a run early (the live view is not split by phase).
+        let r = rule("p95<100ms during spike");
+        assert!(!breached_clearly(&r, 1000.0, 100.0));
+    }
+
+    struct Phased;
+
+    impl Observations for Phased {
+        fn flows(&self) -> Vec<String> {
+            vec!["validate".into()]
+        }
+        fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
+            match (scope, metric) {
+                ("server", Metric::CacheHitRatio) => Some(0.9),
+                ("server", _) => None,
+                _ => Some(50.0),
+            }
+        }
+        fn phases(&self) -> Vec<String> {
+            vec!["ramp".into(), "hold".into()]
+        }
+        fn observe_during(&self, _: &str, _: &Metric, phase: &str) -> Option<f64> {
+            (phase == "hold").then_some(150.0)
+        }
+    }
+
+    #[test]
+    fn judge_phases_and_server_scope() {
+        let rules = ThresholdSet::from_rules(&[
+            "validate: p95<100ms",
+            "validate: p95<100ms during HOLD",
+            "p95<100ms during spike",
+            "server.cache_hit_ratio>80%",
+            "server.db_queries_per_request<3",
+        ])
+        .unwrap()
+        .rules;
+        let out = judge(&rules, &Phased);
+        let got: Vec<String> = out
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {} {:?} {}",
+                    v.passed,
+                    v.observed_text,
+                    v.phase,
+                    v.reason.clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "true 50.0 ms None ",
+                "false 150.0 ms Some(\"HOLD\") observed 150.0 ms is not < 100ms",
+                "false - Some(\"spike\") phase 'spike' not in this run (phases: ramp, hold)",
+                "true 90.00% None ",
+                "false - None no data (server metrics not scraped or not mapped)",
+            ]
+        );
     }
 
     #[test]

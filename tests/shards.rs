@@ -626,16 +626,18 @@ fn kubernetes_manifests_are_consistent() {
         );
         assert!(data[key].is_string(), "ConfigMap lacks {key}");
     }
+    // Keys hold dots: index the map directly.
+    let file = |key: &str| data[key].as_str().unwrap();
     let profiles =
-        loadtest::profile::Profiles::from_toml(s(data, "profiles.toml"), "profiles.toml").unwrap();
+        loadtest::profile::Profiles::from_toml(file("profiles.toml"), "profiles.toml").unwrap();
     let profile = s(&env["PROFILE"], "value");
     let p = profiles.get(profile).unwrap();
     assert!(
         u64::from(p.stages.iter().map(|st| st.users).min().unwrap()) >= completions,
         "every shard gets users in every stage"
     );
-    loadtest::contract::Contract::from_toml(s(data, "contract.toml"), "contract.toml").unwrap();
-    loadtest::thresholds::ThresholdSet::from_toml_str(s(data, "thresholds.toml"), "t").unwrap();
+    loadtest::contract::Contract::from_toml(file("contract.toml"), "contract.toml").unwrap();
+    loadtest::thresholds::ThresholdSet::from_toml_str(file("thresholds.toml"), "t").unwrap();
 
     // Results: the same claim, at the same path, for shards, merge and the copy pod.
     let claim = format!("pvc:{}", s(&pvc, "metadata.name"));

@@ -11,6 +11,7 @@ use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario, Transaction, 
 use goose::prelude::TransactionResult;
 use reqwest::header::{HeaderName, HeaderValue};
 
+use super::pacing::{Pace, Pacer};
 use super::recorder::{Flow, Outcome, Recorder};
 use crate::contract::{extract, render, BodyFormat, Contract, Endpoint, Method, Vars};
 use crate::profile::Weights;
@@ -26,8 +27,10 @@ pub struct FlowContext {
     pub run_id: String,
     /// Generated per run; never written anywhere.
     pub password: String,
-    /// Added to Goose's user index (shards use disjoint ranges).
+        /// Added to Goose's user index (shards use disjoint ranges).
     pub user_offset: usize,
+    /// Open model: hands out intended send times for the looped flows.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 /// One virtual user's identity and tokens (Goose session data).
@@ -116,8 +119,9 @@ impl FlowContext {
         user: &mut GooseUser,
         flow: Flow,
         ep: &Endpoint,
-        st: &UserState,
+                st: &UserState,
         want_body: bool,
+        intended: Option<Instant>,
     ) -> Result<Reply, Box<TransactionError>> {
         let vars = self.vars(st);
         let method = goose_method(ep.method);
@@ -157,7 +161,15 @@ impl FlowContext {
             .name(flow.name())
             .set_request_builder(rb)
             .build();
-        let started = Instant::now();
+                let now = Instant::now();
+        // Open model: latency counts from the intended send time, and the lag is recorded.
+        let started = match intended {
+            Some(i) => {
+                self.recorder.record_send_lag(now.saturating_duration_since(i));
+                i.min(now)
+            }
+            None => now,
+        };
         let mut goose = user.request(request).await?;
         let (status, outcome, body) = match &mut goose.response {
             Ok(resp) => {
@@ -254,9 +266,8 @@ impl FlowContext {
             token: None,
             refresh: None,
         };
-        self.recorder.user_started();
-        self.call(user, Flow::Signup, &self.contract.signup, &st, false)
-            .await?;
+                self.recorder.user_started();
+        self.call(user, Flow::Signup, &self.contract.signup, &st, false, None).await?;
         user.set_session_data(st);
         Ok(())
     }
@@ -267,11 +278,37 @@ impl FlowContext {
             .unwrap_or_default()
     }
 
+        /// The next intended send time: `Some(None)` in the closed model, `Some(Some(t))` when
+    /// paced, `None` when this iteration must not send (dropped arrival, schedule over).
+    async fn pace(&self) -> Option<Option<Instant>> {
+        let Some(pacer) = &self.pacer else {
+            return Some(None);
+        };
+        match pacer.next().await {
+            Pace::Go { intended } => Some(Some(intended)),
+            Pace::Dropped => None,
+            Pace::Done => {
+                // Nothing left to send: idle until Goose stops the user.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                None
+            }
+        }
+    }
+
     async fn login(&self, user: &mut GooseUser) -> TransactionResult {
+        self.login_at(user, None).await
+    }
+
+    async fn loop_login(&self, user: &mut GooseUser) -> TransactionResult {
+        match self.pace().await {
+            Some(at) => self.login_at(user, at).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn login_at(&self, user: &mut GooseUser, at: Option<Instant>) -> TransactionResult {
         let mut st = Self::state(user);
-        let reply = self
-            .call(user, Flow::Login, &self.contract.login, &st, true)
-            .await?;
+        let reply = self.call(user, Flow::Login, &self.contract.login, &st, true, at).await?;
         self.take_tokens(&mut st, &reply, &self.contract.login);
         user.set_session_data(st);
         Ok(())
@@ -292,14 +329,15 @@ impl FlowContext {
         }
     }
 
-    async fn validate(&self, user: &mut GooseUser) -> TransactionResult {
+        async fn validate(&self, user: &mut GooseUser) -> TransactionResult {
+        let Some(at) = self.pace().await else {
+            return Ok(());
+        };
         let mut st = Self::state(user);
         if st.token.is_none() {
-            return self.login(user).await;
+            return self.login_at(user, at).await;
         }
-        let reply = self
-            .call(user, Flow::Validate, &self.contract.validate, &st, false)
-            .await?;
+        let reply = self.call(user, Flow::Validate, &self.contract.validate, &st, false, at).await?;
         if reply.status == Some(401) {
             st.token = None;
             user.set_session_data(st);
@@ -311,10 +349,13 @@ impl FlowContext {
         let (Some(ep), mut st) = (&self.contract.refresh, Self::state(user)) else {
             return Ok(());
         };
+                let Some(at) = self.pace().await else {
+            return Ok(());
+        };
         if st.refresh.is_none() {
-            return self.login(user).await;
+            return self.login_at(user, at).await;
         }
-        let reply = self.call(user, Flow::Refresh, ep, &st, true).await?;
+        let reply = self.call(user, Flow::Refresh, ep, &st, true, at).await?;
         self.take_tokens(&mut st, &reply, ep);
         if !reply.ok {
             st.refresh = None;
@@ -327,10 +368,13 @@ impl FlowContext {
         let (Some(ep), mut st) = (&self.contract.logout, Self::state(user)) else {
             return Ok(());
         };
+                let Some(at) = self.pace().await else {
+            return Ok(());
+        };
         if st.token.is_none() {
-            return self.login(user).await;
+            return self.login_at(user, at).await;
         }
-        self.call(user, Flow::Logout, ep, &st, false).await?;
+        self.call(user, Flow::Logout, ep, &st, false, at).await?;
         st.token = None;
         st.refresh = None;
         user.set_session_data(st);
@@ -381,7 +425,7 @@ pub fn scenario(ctx: Arc<FlowContext>, w: &Weights) -> Result<Scenario, goose::G
         .register_transaction(stop);
     let looped = [
         (w.validate, tx!(ctx, validate)),
-        (w.login, tx!(ctx, login)),
+        (w.login, tx!(ctx, loop_login)),
         (
             if ctx.contract.refresh.is_some() {
                 w.refresh

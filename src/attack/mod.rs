@@ -2,6 +2,7 @@
 //! watchdog, and turning what was recorded into a [`RunRecord`].
 
 pub mod flows;
+pub mod pacing;
 pub mod recorder;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub struct AttackPlan {
     pub command: Vec<String>,
     /// Added to Goose's user index (sharded runs).
     pub user_offset: usize,
+    /// Where to scrape the target's Prometheus metrics (`docs/SERVER-METRICS.md`).
+    pub server_metrics: crate::server::ScrapeConfig,
 }
 
 /// Checks the URL and that something accepts TCP connections there, within 3 s.
@@ -138,8 +141,16 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     std::fs::create_dir_all(&plan.out_dir).map_err(|e| {
         Failure::bad_input(format!("cannot create {}: {e}", plan.out_dir.display()))
     })?;
-    let recorder = Arc::new(Recorder::new());
+        let recorder = Arc::new(Recorder::new());
+    let pacer = plan.profile.is_open().then(|| {
+                Arc::new(pacing::Pacer::new(
+            plan.profile.schedule(),
+            recorder.start() + crate::profile::OPEN_LEAD,
+            plan.request_timeout,
+        ))
+    });
     let ctx = Arc::new(FlowContext {
+        pacer: pacer.clone(),
         contract: plan.contract.clone(),
         recorder: recorder.clone(),
         run_id: plan.run_id.clone(),
@@ -161,7 +172,14 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         plan.out_dir.join("goose-report.html").display().to_string(),
         plan.out_dir.join("goose-report.json").display().to_string(),
     ];
+        // One client shared by every user (one connection pool): far less memory per user than
+    // Goose's default of a client each.
+    let client = goose::client::GooseClientBuilder::new()
+        .without_cookies()
+        .timeout(plan.request_timeout);
     let attack = GooseAttack::initialize_with_config(config)
+        .map_err(internal)?
+        .set_client_builder_without_cookies(client)
         .map_err(internal)?
         .register_scenario(scenario(ctx.clone(), &profile.weights).map_err(internal)?);
 
@@ -239,8 +257,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             }
         })
     };
+    let scraper = crate::server::Scraper::start(&plan.server_metrics, recorder.start());
     let result = attack.execute().await;
     monitor.abort();
+    let scraped = scraper.finish().await;
     let ended_at = time::OffsetDateTime::now_utc();
     let duration = recorder.elapsed();
     let metrics = result.map_err(internal)?;
@@ -281,7 +301,8 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             command: plan.command.clone(),
             goose_requests,
             shard: None,
-            rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
+                        rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
+            rate: pacer.as_ref().map(|p| rate_stats(p, &recorder, profile, duration)),
         },
         phases: profile.phases(),
         flows,
@@ -292,12 +313,28 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             partial: stopped.is_some(),
             reason: stopped.as_ref().map(|s| s.0.clone()),
         },
+        server: crate::server::ServerRecord::assemble(scraped, recorder.headers.snapshot()),
+        recovery: Vec::new(),
     };
     record.thresholds = judge(&plan.rules, &record);
     let all_passed = record.thresholds.iter().all(|v| v.passed);
     let aborted = stopped
         .as_ref()
         .is_some_and(|s| s.0.starts_with("aborted early"));
+        // An open-model run that could not keep its schedule measured a lighter load than asked.
+    let rate_invalid = record.meta.rate.as_ref().and_then(|r| {
+        (stopped.is_none() && r.achieved_rps < 0.9 * r.target_rps).then(|| {
+            format!(
+                "invalid: achieved {:.1} req/s, below 90% of the target {:.1} req/s ({} late, {} dropped); the generator or the target could not keep up — raise --rate-users or lower --rate",
+                r.achieved_rps, r.target_rps, r.late, r.dropped
+            )
+        })
+    });
+    if let Some(reason) = rate_invalid {
+        record.outcome.reason = Some(reason);
+        record.outcome.verdict = "invalid".into();
+        return Ok(record);
+    }
     record.outcome.verdict = match stopped {
         Some((_, true)) => "invalid",
         _ if all_passed && !aborted => "pass",
@@ -337,5 +374,35 @@ async fn recv(term: &mut Term) {
     {
         let _ = term;
         std::future::pending::<()>().await
+    }
+}
+
+/// The pacing figures of an open-model run.
+fn rate_stats(
+    p: &pacing::Pacer,
+    recorder: &Recorder,
+    profile: &Profile,
+    ran: Duration,
+) -> crate::record::RateStats {
+    use std::sync::atomic::Ordering;
+    let schedule = p.schedule();
+    let span = schedule.duration().min(ran.as_secs_f64()).max(1e-9);
+    // Arrivals due by the time the run ended (all of them for a complete run).
+    let scheduled = (0..)
+        .take_while(|k| schedule.time_of(*k).is_some_and(|t| t < span))
+        .count() as u64;
+    let sent = p.sent.load(Ordering::Relaxed);
+    let lag = recorder.send_lag();
+    crate::record::RateStats {
+        peak_rps: schedule.peak(),
+        scheduled,
+        target_rps: scheduled as f64 / span,
+        sent,
+        achieved_rps: sent as f64 / span,
+        late: p.late.load(Ordering::Relaxed),
+        dropped: p.dropped.load(Ordering::Relaxed),
+        users: profile.max_users(),
+        send_lag: crate::histogram::encode(&lag),
+        send_lag_summary: crate::histogram::Summary::of(&lag),
     }
 }

@@ -74,9 +74,13 @@ struct FlowState {
 /// Shared by every virtual user of a run.
 pub struct Recorder {
     start: Instant,
+    /// Open model: how late sends were against their intended time (µs).
+    send_lag: Mutex<Histogram<u64>>,
     flows: [Mutex<FlowState>; 5],
     active: AtomicI64,
     users_per_second: Mutex<Vec<u32>>,
+    /// `X-DB-Queries` / `X-Cache` per flow (`HeaderStats::observe` on every response).
+    pub headers: crate::server::HeaderStats,
 }
 
 /// One flow in a [`Live`] view.
@@ -123,11 +127,13 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 
 impl Recorder {
     pub fn new() -> Recorder {
-        Recorder {
+                Recorder {
             start: Instant::now(),
+            send_lag: Mutex::new(new_histogram()),
             flows: Default::default(),
             active: AtomicI64::new(0),
             users_per_second: Mutex::new(Vec::new()),
+            headers: crate::server::HeaderStats::new(),
         }
     }
 
@@ -164,6 +170,21 @@ impl Recorder {
                 *st.errors.entry(class).or_insert(0) += 1;
             }
         }
+    }
+
+        /// Records how late a paced send went out.
+    pub fn record_send_lag(&self, lag: Duration) {
+        lock(&self.send_lag).saturating_record((lag.as_micros() as u64).max(1));
+    }
+
+    /// The send-lag histogram so far.
+    pub fn send_lag(&self) -> Histogram<u64> {
+        lock(&self.send_lag).clone()
+    }
+
+    /// The run's time origin.
+    pub fn start(&self) -> Instant {
+        self.start
     }
 
     pub fn user_started(&self) {

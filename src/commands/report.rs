@@ -38,9 +38,15 @@ pub fn run(args: &ReportArgs) -> Result<u8, Failure> {
                 Failure::bad_input(format!("cannot render the {} report: {e}", exporter.name()))
             })?;
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
+            match out
+                .write_all(text.as_bytes())
                 .and_then(|()| out.write_all(b"\n"))
-                .map_err(|e| Failure::bad_input(format!("cannot write to stdout: {e}")))?;
+            {
+                // `loadtest report … --out - | head` is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(Failure::bad_input(format!("cannot write to stdout: {e}"))),
+                Ok(()) => {}
+            }
         }
     }
     Ok(0)

@@ -35,7 +35,11 @@ pub fn resolve_rules(args: &RunArgs) -> Result<Vec<Rule>, Failure> {
     .rules;
     for text in &args.threshold {
         let rule: Rule = text.parse().map_err(bad)?;
-        let same = |r: &Rule| r.scope.eq_ignore_ascii_case(&rule.scope) && r.metric == rule.metric;
+        let same = |r: &Rule| {
+            r.scope.eq_ignore_ascii_case(&rule.scope)
+                && r.metric == rule.metric
+                && r.phase == rule.phase
+        };
         match rules.iter().position(same) {
             Some(i) => rules[i] = rule,
             None => rules.push(rule),
@@ -68,13 +72,13 @@ fn default_out_dir(profile: &str) -> PathBuf {
 pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Result<Vec<PathBuf>, Failure> {
     let mut written = vec![record.save(dir)?];
     written.extend(export::write_reports(record, dir)?);
-    let summary = export::markdown::MarkdownExporter.render(record);
-    match summary
+    // A CI summary that cannot be written must not change the run's exit code: warn only.
+    let appended = export::markdown::MarkdownExporter
+        .render(record)
         .map_err(|e| e.to_string())
-        .and_then(|md| export::markdown::append_step_summary(&md).map_err(|f| f.one_line()))
-    {
-        Ok(_) => {}
-        Err(e) => eprintln!("loadtest: warning: GITHUB_STEP_SUMMARY not written: {e}"),
+        .and_then(|md| export::markdown::append_step_summary(&md).map_err(|f| f.one_line()));
+    if let Err(e) = appended {
+        eprintln!("loadtest: warning: GITHUB_STEP_SUMMARY not written: {e}");
     }
     Ok(written)
 }
@@ -86,8 +90,16 @@ pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
     Ok(exit_code(&record))
 }
 
-/// Exit code of a finished run.
+/// Exit code of a finished run: 130 / 143 when it was interrupted by SIGINT / SIGTERM (the
+/// record and reports are still written, marked partial), else by verdict.
 pub fn exit_code(record: &RunRecord) -> u8 {
+    let reason = record.outcome.reason.as_deref().unwrap_or("");
+    if record.outcome.partial && reason.contains("SIGINT") {
+        return 130;
+    }
+    if record.outcome.partial && reason.contains("SIGTERM") {
+        return 143;
+    }
     match record.outcome.verdict.as_str() {
         "pass" => 0,
         "invalid" => 3,
@@ -103,9 +115,11 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         duration: args.duration,
         ramp: args.ramp,
         scale: args.scale,
+        rate: args.rate,
+        rate_users: args.rate_users,
     })?;
     // A shard runs its share of every stage's users (docs/DISTRIBUTED.md).
-    let full_plan = profile.test_plan();
+    let full_plan = crate::merge::plan_fingerprint(&profile);
     let profile = match args.shard {
         Some(s) => crate::merge::shard_profile(&profile, s)?,
         None => profile,
@@ -115,6 +129,11 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
     }
     let contract = Contract::load(args.contract.as_deref())?;
     let rules = resolve_rules(args)?;
+    let server_metrics = crate::server::ScrapeConfig::from_args(
+        args.server_metrics.as_deref(),
+        args.no_server_metrics,
+        args.server_metrics_map.as_deref(),
+    )?;
     let out_dir = args
         .out
         .clone()
@@ -159,6 +178,7 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
     if let Some(at) = args.start_at {
         crate::merge::sleep_until(at, args.shard).await;
     }
+    let server_metrics = server_metrics.for_host(&host);
     let plan = AttackPlan {
         profile,
         contract,
@@ -172,6 +192,7 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         embedded_target: target.as_ref().map(|_| args.target_mode.to_string()),
         command: redacted_command(),
         user_offset: args.shard.map_or(0, |s| s.user_offset() as usize),
+        server_metrics,
     };
     let result = attack::run(&plan).await;
     if let Some(t) = target {
@@ -184,11 +205,14 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         user_offset: s.user_offset(),
         profile_plan: full_plan.clone(),
     });
+    record.recovery = crate::phases::recovery(&record, &plan.rules);
     let written = write_outputs(&record, &out_dir)?;
     println!();
     print!("{}", console::flow_table(&record));
+    print!("{}", console::server_table(&record));
     println!();
     print!("{}", console::threshold_table(&record));
+    print!("{}", console::recovery_lines(&record));
     println!();
     println!("{}", console::verdict_line(&record));
     for p in written {

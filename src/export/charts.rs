@@ -13,13 +13,16 @@ use plotters::prelude::*;
 use super::ExportError;
 use crate::attack::recorder::sanitize;
 use crate::histogram::decode;
-use crate::record::{FlowRecord, Phase};
+use crate::record::{FlowRecord, Phase, SecondRecord};
 
 /// Chart size in pixels (the page scales it down on narrow screens).
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 300;
 /// The most points (time buckets) a time series is drawn with.
 pub const MAX_POINTS: usize = 600;
+
+/// A line's points: (x, y).
+pub type Series = Vec<(f64, f64)>;
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -227,38 +230,43 @@ pub fn buckets(seconds: usize) -> (usize, usize) {
 
 /// p50 / p95 / p99 of one flow per time bucket (ms), from its per-second histograms merged
 /// per bucket (percentiles are never averaged).
-pub fn latency_series(
-    flow: &FlowRecord,
-    seconds: usize,
-) -> Result<[Vec<(f64, f64)>; 3], ExportError> {
+pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Series; 3], ExportError> {
     let (width, count) = buckets(seconds);
-    let mut merged: Vec<Option<Histogram<u64>>> = vec![None; count];
-    for s in &flow.per_second {
-        if s.requests == 0 {
-            continue;
+    let bucket = |t: u32| (t as usize / width).min(count - 1);
+    // One bucket at a time (seconds in time order), so memory holds one merged histogram,
+    // not one per bucket.
+    let mut order: Vec<&SecondRecord> = flow.per_second.iter().filter(|s| s.requests > 0).collect();
+    order.sort_by_key(|s| s.t);
+    let mut out: [Series; 3] = Default::default();
+    let mut emit = |i: usize, h: &Histogram<u64>| {
+        if h.is_empty() {
+            return;
         }
-        let h = decode(&s.histogram).map_err(|message| ExportError::Histogram {
-            flow: flow.name.clone(),
-            message: format!("second {}: {message}", s.t),
-        })?;
-        let slot = &mut merged[(s.t as usize / width).min(count - 1)];
-        match slot {
-            Some(acc) => acc.add(&h).map_err(|e| ExportError::Histogram {
-                flow: flow.name.clone(),
-                message: format!("second {}: {e:?}", s.t),
-            })?,
-            None => *slot = Some(h),
-        }
-    }
-    let mut out: [Vec<(f64, f64)>; 3] = Default::default();
-    for (i, h) in merged.iter().enumerate() {
-        let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
-            continue;
-        };
         let x = (i * width) as f64 + width as f64 / 2.0;
         for (line, q) in out.iter_mut().zip([0.5, 0.95, 0.99]) {
             line.push((x, h.value_at_quantile(q) as f64 / 1000.0));
         }
+    };
+    let mut current: Option<(usize, Histogram<u64>)> = None;
+    for s in order {
+        let fail = |message: String| ExportError::Histogram {
+            flow: flow.name.clone(),
+            message: format!("second {}: {message}", s.t),
+        };
+        let h = decode(&s.histogram).map_err(fail)?;
+        let b = bucket(s.t);
+        match &mut current {
+            Some((cb, acc)) if *cb == b => acc.add(&h).map_err(|e| fail(format!("{e:?}")))?,
+            _ => {
+                if let Some((cb, acc)) = current.take() {
+                    emit(cb, &acc);
+                }
+                current = Some((b, h));
+            }
+        }
+    }
+    if let Some((cb, acc)) = current {
+        emit(cb, &acc);
     }
     Ok(out)
 }
@@ -366,10 +374,7 @@ fn time_chart<'a>(
 }
 
 /// Requests per second per flow and errors per second of all flows, averaged per bucket.
-pub fn throughput_series(
-    flows: &[FlowRecord],
-    seconds: usize,
-) -> (Vec<Vec<(f64, f64)>>, Vec<(f64, f64)>) {
+pub fn throughput_series(flows: &[FlowRecord], seconds: usize) -> (Vec<Series>, Series) {
     let (width, count) = buckets(seconds);
     let mut errors = vec![0u64; count];
     let per_flow = flows
@@ -388,7 +393,7 @@ pub fn throughput_series(
 }
 
 /// Bucket sums to per-second averages at bucket midpoints (the last bucket may be short).
-fn averaged(sums: &[u64], width: usize, seconds: usize) -> Vec<(f64, f64)> {
+fn averaged(sums: &[u64], width: usize, seconds: usize) -> Series {
     sums.iter()
         .enumerate()
         .map(|(i, &n)| {
@@ -488,4 +493,112 @@ pub fn users_over_time(users: &[u32], phases: &[Phase]) -> Result<String, Export
             .map_err(err)?;
         Ok(())
     })
+}
+
+/// Server-side figures over time (`crate::export::server`): one line per series, each point
+/// at the middle of its scrape interval; `percent` shows fractions as 0–100 %.
+pub fn server_over_time(
+    lines: &[(String, Series)],
+    seconds: usize,
+    y_desc: &str,
+    percent: bool,
+) -> Result<String, ExportError> {
+    let scale = if percent { 100.0 } else { 1.0 };
+    let most = lines
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.1 * scale))
+        .fold(0.0, f64::max);
+    let top = if percent { 105.0 } else { axis_top(most) };
+    let end = seconds.max(1) as f64;
+    svg("server metrics over time", |root| {
+        let mut chart = time_chart(root, end, top, y_desc, &count_tick)?;
+        for (i, (name, points)) in lines.iter().enumerate() {
+            let color = flow_color(i);
+            let points: Series = points.iter().map(|&(x, y)| (x, y * scale)).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label(name, 40))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+            chart
+                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
+        legend(&mut chart)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sample::{fixture, synthetic};
+
+    #[test]
+    fn axes_and_buckets() {
+        let ticks: Vec<String> = [2f64.log10(), 1.0, 2.0, 3.0, 4.0, 5.0]
+            .map(spectrum_tick)
+            .to_vec();
+        assert_eq!(ticks, ["50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]);
+        assert_eq!(clock(0.0), "0:00");
+        assert_eq!(clock(605.0), "10:05");
+        assert_eq!(clock(3723.0), "1:02:03");
+        assert_eq!(time_step(10.0, 10), 1.0);
+        assert_eq!(time_step(1800.0, 10), 300.0);
+        assert_eq!(time_step(45.0, 10), 5.0);
+        assert_eq!(buckets(10), (1, 10));
+        assert_eq!(buckets(600), (1, 600));
+        assert_eq!(buckets(1800), (3, 600));
+        assert_eq!(buckets(1801), (4, 451));
+        assert_eq!(buckets(0), (1, 1));
+    }
+
+    #[test]
+    fn series_keep_the_numbers() {
+        let r = fixture();
+        // login second t holds (100t+1 .. 100t+100) ms: p50 of second 0 is 50 ms.
+        let [p50, p95, p99] = latency_series(&r.flows[0], 10).unwrap();
+        assert_eq!(p50.len(), 10);
+        assert_eq!((p50[0].0, (p50[0].1 * 10.0).round() / 10.0), (0.5, 50.0));
+        assert!((p95[9].1 - 995.0).abs() < 1.0 && (p99[9].1 - 999.0).abs() < 1.0);
+        let (per_flow, errors) = throughput_series(&r.flows, 10);
+        assert_eq!(
+            per_flow[0],
+            (0..10).map(|t| (t as f64 + 0.5, 100.0)).collect::<Vec<_>>()
+        );
+        assert_eq!(errors[2].1, 4.0);
+        assert_eq!(errors.iter().map(|e| e.1).sum::<f64>(), 4.0);
+    }
+
+    #[test]
+    fn long_runs_are_downsampled_by_merging() {
+        let r = synthetic(1800, &["a", "b"], 10, 20);
+        let lines = latency_series(&r.flows[1], 1800).unwrap();
+        assert!(lines.iter().all(|l| l.len() <= MAX_POINTS && l.len() > 500));
+        let (per_flow, _) = throughput_series(&r.flows, 1800);
+        let total: f64 = per_flow[1].iter().map(|p| p.1 * 3.0).sum();
+        assert_eq!(
+            total as u64, r.flows[1].requests,
+            "averages keep every request"
+        );
+        let svg = users_over_time(&r.users_per_second, &r.phases).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.len() < 40_000,
+            "{}",
+            svg.len()
+        );
+    }
+
+    #[test]
+    fn empty_runs_still_draw() {
+        let mut r = fixture();
+        for f in &mut r.flows {
+            f.per_second.clear();
+        }
+        assert!(latency_over_time(&r.flows[0], 0)
+            .unwrap()
+            .starts_with("<svg"));
+        assert!(throughput_over_time(&[], 0).unwrap().starts_with("<svg"));
+        assert!(users_over_time(&[], &[]).unwrap().starts_with("<svg"));
+        assert!(spectrum(&[]).unwrap().starts_with("<svg"));
+    }
 }

@@ -74,6 +74,8 @@ struct Page {
     samples: Vec<Samples>,
     meta: Vec<(&'static str, String)>,
     goose_requests: Vec<(String, u64)>,
+    server: super::server::ServerView,
+    server_charts: Vec<Chart>,
 }
 
 fn hex(c: plotters::style::RGBColor) -> String {
@@ -207,6 +209,11 @@ fn page(r: &RunRecord) -> Result<Page, ExportError> {
             .goose_requests
             .iter()
             .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        server: super::server::view(r),
+        server_charts: super::server::charts(r)?
+            .into_iter()
+            .map(|(title, svg)| Chart { title, svg })
             .collect(),
     })
 }

@@ -90,7 +90,7 @@ impl Exporter for MarkdownExporter {
         for (f, _) in flow_stats(r)? {
             let mut errors = format!("{} ({:.2}%)", f.failed, f.error_pct);
             if !f.error_classes.is_empty() {
-                errors.push_str(&format!(": {}", escape(&f.error_classes, 80)));
+                errors.push_str(&format!(": {}", escape(&f.error_classes, 400)));
             }
             let s = &f.summary;
             md.push_str(&format!(
@@ -119,6 +119,7 @@ impl Exporter for MarkdownExporter {
                 ));
             }
         }
+        md.push_str(&super::server::markdown(r));
         Ok(md)
     }
 }

@@ -13,6 +13,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod sample;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 

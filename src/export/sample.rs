@@ -72,6 +72,7 @@ pub fn build(
                 .collect(),
             shard: None,
             rules: None,
+            rate: None,
         },
         phases,
         flows,
@@ -82,6 +83,8 @@ pub fn build(
             partial: false,
             reason: None,
         },
+        server: None,
+        recovery: Vec::new(),
     };
     record.thresholds = judge(rules, &record);
     let passed = record.thresholds.iter().all(|v| v.passed);

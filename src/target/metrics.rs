@@ -70,7 +70,9 @@ pub const CACHES: &[&str] = &["token", "user"];
 pub struct ServerMetrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    durations: HashMap<&'static str, Histogram>,
+        durations: HashMap<&'static str, Histogram>,
+    /// The same durations as a summary (quantiles), for accuracy checks finer than buckets.
+    quantiles: HashMap<&'static str, Histogram>,
     db_queries: Counter,
     hits: HashMap<&'static str, Counter>,
     misses: HashMap<&'static str, Counter>,
@@ -104,6 +106,16 @@ impl ServerMetrics {
                 (*r, recorder.register_histogram(&key, &META))
             })
             .collect();
+                let quantiles = ROUTES
+            .iter()
+            .map(|r| {
+                let key = Key::from_parts(
+                    "http_request_duration_summary_seconds",
+                    vec![Label::new("route", *r)],
+                );
+                (*r, recorder.register_histogram(&key, &META))
+            })
+            .collect();
         let cache_counter = |name: &'static str| {
             CACHES
                 .iter()
@@ -119,7 +131,8 @@ impl ServerMetrics {
         ServerMetrics {
             recorder,
             handle,
-            durations,
+                        durations,
+            quantiles,
             db_queries,
             hits,
             misses,
@@ -137,7 +150,10 @@ impl ServerMetrics {
 
     /// Records one finished request.
     pub fn observe_request(&self, route: &'static str, status: u16, seconds: f64, db_queries: u32) {
-        if let Some(h) = self.durations.get(route) {
+                if let Some(h) = self.durations.get(route) {
+            h.record(seconds);
+        }
+        if let Some(h) = self.quantiles.get(route) {
             h.record(seconds);
         }
         self.db_queries.increment(u64::from(db_queries));
