@@ -11,6 +11,8 @@
 //!   expired session per user) plus `ACTIVE_SESSIONS` active sessions spread over the users.
 //! - Lookups use keys that exist and are spread across the table, so an index seek and a full
 //!   scan differ as they would in production.
+//! - `find_user_by_id` (a primary-key seek, the same plan in both schemas) is the per-statement
+//!   floor of the driver: an indexed lookup cannot get below it.
 //!
 //! Run: `cargo bench --bench query` (add `-- --test` to run each benchmark once).
 
@@ -120,6 +122,28 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &str, url: Option<&st
                     async move {
                         let user = store.find_user_by_email(email).await.expect("query");
                         assert!(user.is_some(), "seeded user {email} not found");
+                        user
+                    }
+                })
+            });
+        }
+        group.finish();
+
+        // The per-statement floor: a primary-key seek, the same plan in both schemas.
+        let mut group = c.benchmark_group(format!("query/{backend}/find_user_by_id/{label}"));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        for (mode, store) in &stores {
+            group.bench_function(mode.to_string(), |b| {
+                let mut k = 0u64;
+                b.to_async(rt).iter(|| {
+                    k += 1;
+                    let id = spread(k % KEYS as u64, users) as i64;
+                    async move {
+                        let user = store.find_user_by_id(id).await.expect("query");
+                        assert!(user.is_some(), "seeded user {id} not found");
                         user
                     }
                 })

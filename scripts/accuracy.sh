@@ -32,7 +32,7 @@ description = "validation, closed model"
 stages = [{ users = 10, ramp = "1s", hold = "${SECS}s", phase = "hold" }]
 weights = { validate = 100, login = 0, refresh = 0, logout = 0 }
 TOML
-common=(--profiles "$W/profiles.toml" --quiet --no-abort --timeout 5s --threshold 'all: p99<1h')
+common=(--profiles "$W/profiles.toml" --quiet --no-abort --timeout 5s --threshold 'all: p99<60s')
 $BIN run paced "${common[@]}" --host http://127.0.0.1:18131 --out "$W/latency" >/dev/null 2>&1 || true
 curl -s http://127.0.0.1:18131/metrics >"$W/latency.metrics"
 $BIN run paced "${common[@]}" --host http://127.0.0.1:18132 --out "$W/stall" >/dev/null 2>&1 || true

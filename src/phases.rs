@@ -72,7 +72,12 @@ fn gather(
 }
 
 /// Observed value of `metric` for `scope` over the phase(s) named `phase`.
-pub fn observe_during(record: &RunRecord, scope: &str, metric: &Metric, phase: &str) -> Option<f64> {
+pub fn observe_during(
+    record: &RunRecord,
+    scope: &str,
+    metric: &Metric,
+    phase: &str,
+) -> Option<f64> {
     let spans = spans(record, phase);
     if spans.is_empty() {
         return None;

@@ -113,9 +113,9 @@ pub struct Overrides {
     pub rate_users: Option<u32>,
 }
 
-/// Open model: the user pool starts (signs up, logs in) during this lead-in before the first
-/// scheduled arrival, so setup does not make the first arrivals late.
-pub const OPEN_LEAD: Duration = Duration::from_secs(1);
+/// Open model: the user pool starts (signs up, logs in) before the first scheduled arrival;
+/// the schedule's clock starts when every user is ready, or after this lead-in at the latest.
+pub const OPEN_LEAD: Duration = Duration::from_secs(3);
 
 /// Default pool for an open-model rate: enough users for half a second of arrivals
 /// in flight (so a stall of that length does not starve the schedule), 10 … 2000.
@@ -521,7 +521,7 @@ mod tests {
         let rates: Vec<f64> = open.stages.iter().map(|s| s.rate.unwrap()).collect();
         assert_eq!(rates, vec![10.0, 500.0, 10.0]);
         assert_eq!(open.max_users(), 250, "pool for 500/s");
-        assert_eq!(open.test_plan(), "250,0s;250,158s;0,0");
+        assert_eq!(open.test_plan(), "250,0s;250,160s;0,0");
         let sched = open.schedule();
         assert_eq!(sched.duration(), 157.0);
         let file = "[profiles.r]\nstages = [{ rate = \"200/s\", ramp = \"0s\", hold = \"10s\" }]";

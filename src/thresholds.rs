@@ -256,7 +256,9 @@ fn split_phase(s: &str) -> Result<(&str, Option<String>), String> {
     let Some(at) = at else {
         return Ok((s, None));
     };
-    let name = s[at + "during".len()..].split_whitespace().collect::<Vec<_>>();
+    let name = s[at + "during".len()..]
+        .split_whitespace()
+        .collect::<Vec<_>>();
     let name = name.join(" ");
     if !is_phase_name(&name) {
         return Err(format!(
@@ -513,17 +515,17 @@ fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
     let phases = obs.phases();
     let observe = |s: &str| match &rule.phase {
         None => Ok(obs.observe(s, &rule.metric)),
-        Some(p) if phases.iter().any(|q| q.trim().eq_ignore_ascii_case(p)) => {
-            Ok(obs.observe_during(s, &rule.metric, p))
-        }
-        Some(p) => Err(format!(
-            "phase '{p}' not in this run (phases: {})",
-            if phases.is_empty() {
-                "none".to_string()
-            } else {
-                phases.join(", ")
-            }
-        )),
+        Some(p) => match phases.iter().find(|q| q.trim().eq_ignore_ascii_case(p)) {
+            Some(q) => Ok(obs.observe_during(s, &rule.metric, q)),
+            None => Err(format!(
+                "phase '{p}' not in this run (phases: {})",
+                if phases.is_empty() {
+                    "none".to_string()
+                } else {
+                    phases.join(", ")
+                }
+            )),
+        },
     };
     let observed = match scope.map(observe) {
         None => Err(format!("flow '{}' not in this run", rule.scope)),
@@ -845,9 +847,18 @@ mod tests {
             assert_eq!(got, want, "{input}");
             assert_eq!(rule(&r.text), r, "canonical text must round-trip");
         }
-        assert_eq!(rule("validate: p95<100ms during hold").limit_text(), "100ms");
-        assert_eq!(rule("server.cache_hit_ratio>80%").format_value(0.8123), "81.23%");
-        assert_eq!(rule("server.db_queries_per_request<3").format_value(0.5), "0.50");
+        assert_eq!(
+            rule("validate: p95<100ms during hold").limit_text(),
+            "100ms"
+        );
+        assert_eq!(
+            rule("server.cache_hit_ratio>80%").format_value(0.8123),
+            "81.23%"
+        );
+        assert_eq!(
+            rule("server.db_queries_per_request<3").format_value(0.5),
+            "0.50"
+        );
         assert!(!Metric::CacheHitRatio.higher_is_worse());
         assert!(Metric::DbQueriesPerRequest.higher_is_worse());
         let errors = [

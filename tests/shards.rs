@@ -414,6 +414,17 @@ fn merges_of_shards_that_do_not_belong_together_exit_2_naming_the_file() {
     unsharded.meta.shard = None;
     let unsharded = save(dir, "unsharded", &unsharded);
     let four = save(dir, "four", &fake_shard(2, 4, 0, 3, 4));
+    // Counts that add up, but one more request than the histograms hold.
+    let mut tampered = fake_shard(2, 3, 0, 3, 4);
+    let v = tampered
+        .flows
+        .iter_mut()
+        .find(|f| f.name == "validate")
+        .unwrap();
+    v.per_second[0].requests += 1;
+    v.requests += 1;
+    v.ok += 1;
+    let tampered = save(dir, "tampered", &tampered);
     let old_schema = dir.join("old-schema.json");
     let text = std::fs::read_to_string(&c).unwrap().replacen(
         "\"schema_version\": 1",
@@ -446,6 +457,11 @@ fn merges_of_shards_that_do_not_belong_together_exit_2_naming_the_file() {
             vec![&a, &b, &old_schema],
             "old-schema.json",
             "schema_version 99",
+        ),
+        (
+            vec![&a, &b, &tampered],
+            "tampered",
+            "histogram holds 20 samples, requests is 21",
         ),
         (vec![&a, &b, &b, &c], "b", "shard 1/3 given twice"),
         (vec![&a, &c], "", "shard 1/3 missing"),

@@ -162,11 +162,18 @@ impl FlowContext {
             .set_request_builder(rb)
             .build();
                 let now = Instant::now();
-        // Open model: latency counts from the intended send time, and the lag is recorded.
+                // Open model: latency counts from the intended send time (a send held up by a slow
+        // target is charged to it), except within the timer's own slack, which is the
+        // generator's and is only recorded as send lag.
         let started = match intended {
             Some(i) => {
-                self.recorder.record_send_lag(now.saturating_duration_since(i));
-                i.min(now)
+                let lag = now.saturating_duration_since(i);
+                self.recorder.record_send_lag(lag);
+                if lag <= super::pacing::TIMER_SLACK {
+                    now
+                } else {
+                    i
+                }
             }
             None => now,
         };
@@ -295,8 +302,13 @@ impl FlowContext {
         }
     }
 
+        /// The on-start login; it also tells the pacer this user is ready.
     async fn login(&self, user: &mut GooseUser) -> TransactionResult {
-        self.login_at(user, None).await
+        let result = self.login_at(user, None).await;
+        if let Some(p) = &self.pacer {
+            p.user_ready();
+        }
+        result
     }
 
     async fn loop_login(&self, user: &mut GooseUser) -> TransactionResult {

@@ -143,9 +143,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     })?;
         let recorder = Arc::new(Recorder::new());
     let pacer = plan.profile.is_open().then(|| {
-                Arc::new(pacing::Pacer::new(
+                        Arc::new(pacing::Pacer::new(
             plan.profile.schedule(),
             recorder.start() + crate::profile::OPEN_LEAD,
+            plan.profile.max_users(),
             plan.request_timeout,
         ))
     });
@@ -316,6 +317,15 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         server: crate::server::ServerRecord::assemble(scraped, recorder.headers.snapshot()),
         recovery: Vec::new(),
     };
+        // Open model: phases start when the schedule's clock actually started.
+    if let Some(started) = pacer.as_ref().and_then(|p| p.started_at()) {
+        let shift = started.saturating_duration_since(recorder.start()).as_secs_f64()
+            - crate::profile::OPEN_LEAD.as_secs_f64();
+        for ph in &mut record.phases {
+            ph.start_s += shift;
+            ph.end_s += shift;
+        }
+    }
     record.thresholds = judge(&plan.rules, &record);
     let all_passed = record.thresholds.iter().all(|v| v.passed);
     let aborted = stopped

@@ -190,7 +190,10 @@ mod tests {
     fn counts_per_flow() {
         let s = HeaderStats::new();
         for _ in 0..3 {
-            s.observe("validate", &headers(&[("X-DB-Queries", "0"), ("X-Cache", "hit")]));
+            s.observe(
+                "validate",
+                &headers(&[("X-DB-Queries", "0"), ("X-Cache", "hit")]),
+            );
         }
         s.observe(
             "validate",

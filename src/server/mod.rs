@@ -79,9 +79,12 @@ impl From<RoleValues> for Counts {
 }
 
 /// Counter increase from `a` to `b`; a decrease is a counter reset (the server restarted),
-/// so the increase is `b` itself (Prometheus' `increase()` does the same).
+/// so the increase is `b` itself (Prometheus' `increase()` does the same). A series that
+/// appears between two scrapes (labelled counters are created on first use, e.g. the first
+/// `http_requests_total{route="/login"}`) started from 0.
 fn increase(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    let (a, b) = (a?, b?);
+    let b = b?;
+    let a = a.unwrap_or(0.0);
     Some(if b >= a { b - a } else { b })
 }
 
@@ -213,7 +216,9 @@ impl ScrapeRecord {
                 }
             })
             .collect();
-        self.deltas = self.window(f64::NEG_INFINITY, f64::INFINITY).unwrap_or_default();
+        self.deltas = self
+            .window(f64::NEG_INFINITY, f64::INFINITY)
+            .unwrap_or_default();
         self.cache_hit_ratio = self.deltas.cache_hit_ratio();
         self.db_queries_per_request = self.deltas.db_queries_per_request();
         self
@@ -277,7 +282,9 @@ pub fn observe_spans(record: &RunRecord, metric: &Metric, spans: &[(f64, f64)]) 
 /// The server side of a distributed run: header figures summed flow by flow over the
 /// shards; the scrape of the first shard that has one (every shard scraped the same server,
 /// so each saw all of its traffic).
-pub fn merge_shards<'a>(shards: impl Iterator<Item = Option<&'a ServerRecord>>) -> Option<ServerRecord> {
+pub fn merge_shards<'a>(
+    shards: impl Iterator<Item = Option<&'a ServerRecord>>,
+) -> Option<ServerRecord> {
     let shards: Vec<&ServerRecord> = shards.flatten().collect();
     let scrape = shards.iter().find_map(|s| s.scrape.clone());
     let mut headers: Vec<FlowHeaders> = Vec::new();

@@ -231,8 +231,8 @@ mod tests {
         assert_eq!(c.url, None);
         let e = ScrapeConfig::from_args(Some("ftp://h/m"), false, None).unwrap_err();
         assert!(e.one_line().contains("scheme"), "{}", e.one_line());
-        let e = ScrapeConfig::from_args(None, false, Some("/no/such/map.toml".as_ref()))
-            .unwrap_err();
+        let e =
+            ScrapeConfig::from_args(None, false, Some("/no/such/map.toml".as_ref())).unwrap_err();
         assert!(e.one_line().contains("cannot read"), "{}", e.one_line());
     }
 }

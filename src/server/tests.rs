@@ -122,20 +122,36 @@ fn mapping_files() {
     )
     .unwrap();
     let v = m.apply(&samples);
-    assert_eq!(v.cache_hits, Some(888.0 + 860.0 + 5.0), "label with a space after the comma");
+    assert_eq!(
+        v.cache_hits,
+        Some(888.0 + 860.0 + 5.0),
+        "label with a space after the comma"
+    );
     assert_eq!(v.cache_misses, Some(52.0));
-    assert_eq!(v.db_queries, Some(252.0), "histogram observations (+Inf buckets)");
+    assert_eq!(
+        v.db_queries,
+        Some(252.0),
+        "histogram observations (+Inf buckets)"
+    );
     assert_eq!(v.requests, Some(900.0));
     let only_db = Mapping::from_toml_str("[db_query]\nmetric = \"nope\"\n", "m").unwrap();
     let v = only_db.apply(&samples);
     assert!(!v.any(), "unmatched and unmapped roles are None: {v:?}");
     for (text, want) in [
-        ("[cache_hit]\nmetrc = \"x\"\n", "m.toml: invalid server-metrics mapping"),
+        (
+            "[cache_hit]\nmetrc = \"x\"\n",
+            "m.toml: invalid server-metrics mapping",
+        ),
         ("[hits]\nmetric = \"x\"\n", "unknown field"),
         ("", "maps none of"),
-        ("[requests]\nmetric = \" \"\n", "requests: metric name is empty"),
+        (
+            "[requests]\nmetric = \" \"\n",
+            "requests: metric name is empty",
+        ),
     ] {
-        let e = Mapping::from_toml_str(text, "m.toml").unwrap_err().one_line();
+        let e = Mapping::from_toml_str(text, "m.toml")
+            .unwrap_err()
+            .one_line();
         assert!(e.contains(want) && !e.contains('\n'), "{text:?} -> {e}");
     }
 }
@@ -185,13 +201,27 @@ fn deltas_intervals_and_resets() {
     assert_eq!(s.db_queries_per_request, Some(25.0 / 120.0));
     // Phase windows: scrapes within [from - 1, to + 1].
     assert_eq!(s.window(0.0, 2.0).unwrap().requests, Some(100.0));
-    assert_eq!(s.window(2.5, 3.5).map(|c| c.requests), None, "one scrape only");
+    assert_eq!(
+        s.window(2.2, 2.8).map(|c| c.requests),
+        None,
+        "one scrape only"
+    );
     // No cache lookups while requests were served: 0%, not unknown.
-    let s = scrape(vec![point(0.0, 0.0, 0.0, 0.0, 0.0), point(2.0, 0.0, 0.0, 300.0, 150.0)]);
+    let s = scrape(vec![
+        point(0.0, 0.0, 0.0, 0.0, 0.0),
+        point(2.0, 0.0, 0.0, 300.0, 150.0),
+    ]);
     assert_eq!(s.cache_hit_ratio, Some(0.0));
     assert_eq!(s.db_queries_per_request, Some(2.0));
     let s = scrape(vec![point(0.0, 0.0, 0.0, 0.0, 0.0)]);
     assert_eq!((s.cache_hit_ratio, s.db_queries_per_request), (None, None));
+    // A series that is not there yet at the first scrape (created on first use) counts
+    // from 0.
+    let mut first = point(0.0, 0.0, 0.0, 0.0, 0.0);
+    first.values.requests = None;
+    let s = scrape(vec![first, point(2.0, 0.0, 0.0, 40.0, 20.0)]);
+    assert_eq!(s.deltas.requests, Some(20.0));
+    assert_eq!(s.db_queries_per_request, Some(2.0));
     assert_eq!(hit_ratio(0.0, 0.0, false), None);
     assert_eq!(hit_ratio(3.0, 1.0, false), Some(0.75));
 }
@@ -260,8 +290,8 @@ fn thresholds_on_server_figures() {
             "false 95.00%",
         ]
     );
-    let back = crate::record::RunRecord::from_json(&serde_json::to_string(&r).unwrap(), "t")
-        .unwrap();
+    let back =
+        crate::record::RunRecord::from_json(&serde_json::to_string(&r).unwrap(), "t").unwrap();
     assert_eq!(back.server, r.server, "round-trips through JSON");
     let merged = merge_shards([r.server.as_ref(), None, r.server.as_ref()].into_iter()).unwrap();
     assert_eq!(merged.headers[0].db_queries, 100);
