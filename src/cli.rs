@@ -45,14 +45,25 @@ pub enum Command {
     },
     /// Run the reference auth API (the embedded target) until Ctrl-C.
     Serve(ServeArgs),
-    /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
+        /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
     Compare(CompareArgs),
+    /// Find the highest arrival rate at which a threshold holds (open model, doubling then
+    /// bisecting); writes capacity.html with the metric against the rate.
+    Capacity(CapacityArgs),
     /// Run a profile alternately against two hosts (A B / B A per pair), then compare.
     Ab(AbArgs),
     /// Re-render a saved run.json as a report (HTML, Markdown, JUnit XML or JSON).
     Report(ReportArgs),
     /// Merge the shards of a distributed run (--shard) into one record and its reports.
     Merge(MergeArgs),
+    /// Summarise criterion's results (target/criterion): benchmark, mean, baseline ÷ optimized.
+    BenchSummary(BenchSummaryArgs),
+    /// Print a shell completion script to stdout, e.g. `loadtest completions bash`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Flags of `loadtest report`.
@@ -147,7 +158,7 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
 
     /// Request timeout; a request slower than this counts as a `timeout` error.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
     /// Mode of the embedded reference API (only without --host).
@@ -251,6 +262,15 @@ pub struct ServeArgs {
     pub unsafe_skip_invalidation: bool,
 }
 
+/// `--timeout`: a duration of at least 1 ms (Goose takes it in whole milliseconds).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("request timeout '{s}' must be at least 1ms"));
+    }
+    Ok(d)
+}
+
 fn parse_hash_cost(s: &str) -> Result<HashCost, String> {
     s.parse()
 }
@@ -300,6 +320,16 @@ pub struct CompareOpts {
     /// Write the comparison as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Write the HTML comparison report (delta table, method, spectra and p95 over time of
+    /// both sides) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write JUnit XML here: one test case per gated metric, failed on a regression,
+    /// skipped when inconclusive.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Flags of `loadtest ab`.
@@ -325,4 +355,49 @@ pub struct AbArgs {
 
     #[command(flatten)]
     pub opts: CompareOpts,
+}
+
+/// Flags of `loadtest capacity`.
+#[derive(Debug, Args, Clone)]
+pub struct CapacityArgs {
+    /// Flow to load: validate, login or refresh.
+    #[arg(long, default_value = "validate")]
+    pub flow: String,
+
+    /// First rate tried.
+    #[arg(long, value_name = "RATE", default_value = "50/s", value_parser = crate::attack::pacing::parse_rate)]
+    pub start: f64,
+
+    /// Highest rate tried.
+    #[arg(long, value_name = "RATE", default_value = "100000/s", value_parser = crate::attack::pacing::parse_rate)]
+    pub max: f64,
+
+    /// Length of each fixed-rate step.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub step_duration: Duration,
+
+    /// Bisection steps between the last rate that held and the first that failed.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub bisect: u32,
+
+    /// Target, contract, timeout, --threshold (exactly one rule) and output flags.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Flags of `loadtest bench-summary`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchSummaryArgs {
+    /// Criterion's output folder (read: **/new/estimates.json and benchmark.json).
+    #[arg(long, value_name = "DIR", default_value = "target/criterion")]
+    pub criterion_dir: PathBuf,
+
+    /// Also write the table as Markdown here.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+
+    /// Append the table as a section to this existing HTML report (before </body>; an
+    /// earlier bench-summary section is replaced).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

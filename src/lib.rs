@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the data flow and the module map.
 
 pub mod attack;
+pub mod bench_summary;
 pub mod cli;
 pub mod commands;
 pub mod compare;

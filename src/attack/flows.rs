@@ -16,6 +16,9 @@ use super::recorder::{Flow, Outcome, Recorder};
 use crate::contract::{extract, render, BodyFormat, Contract, Endpoint, Method, Vars};
 use crate::profile::Weights;
 
+/// Failure class of a revoked token that was accepted after logout.
+pub const SECURITY_FINDING: &str = "security-finding";
+
 /// Largest response body read; beyond it the body is dropped (a hostile 100 MB body is never
 /// buffered whole).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -184,12 +187,19 @@ impl FlowContext {
                 let bytes = read_capped(resp, BODY_LIMIT).await;
                 match bytes {
                     Ok(bytes) => {
-                        let ok = ep.success.contains(&status);
+                                                let ok = ep.success.contains(&status);
+                        // A revoked token the API still accepts is a security finding.
+                        let accepted_revoked = flow == Flow::Reuse
+                            && self.contract.validate.success.contains(&status);
                         let outcome = if ok {
                             Outcome::Ok
                         } else {
                             Outcome::Failed {
-                                class: status.to_string(),
+                                class: if accepted_revoked {
+                                    SECURITY_FINDING.to_string()
+                                } else {
+                                    status.to_string()
+                                },
                                 detail: self.redact(
                                     st,
                                     &String::from_utf8_lossy(&bytes[..bytes.len().min(512)]),
@@ -386,7 +396,14 @@ impl FlowContext {
         if st.token.is_none() {
             return self.login_at(user, at).await;
         }
-        self.call(user, Flow::Logout, ep, &st, false, at).await?;
+                let reply = self.call(user, Flow::Logout, ep, &st, false, at).await?;
+        if reply.ok {
+            // Reuse the token just revoked: it must be rejected at once.
+            let mut reuse = self.contract.validate.clone();
+            reuse.success = vec![401, 403];
+            reuse.send_token = Some(true);
+            self.call(user, Flow::Reuse, &reuse, &st, false, None).await?;
+        }
         st.token = None;
         st.refresh = None;
         user.set_session_data(st);
@@ -411,8 +428,9 @@ pub fn active_flows(contract: &Contract, w: &Weights) -> Vec<Flow> {
     if contract.refresh.is_some() && w.refresh > 0 {
         v.push(Flow::Refresh);
     }
-    if contract.logout.is_some() && w.logout > 0 {
+        if contract.logout.is_some() && w.logout > 0 {
         v.push(Flow::Logout);
+        v.push(Flow::Reuse);
     }
     v
 }

@@ -340,6 +340,18 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             )
         })
     });
+        let findings: u64 = record
+        .flows
+        .iter()
+        .map(|f| f.class_count(flows::SECURITY_FINDING))
+        .sum();
+    if findings > 0 && stopped.is_none() {
+        record.outcome.verdict = "fail".into();
+        record.outcome.reason = Some(format!(
+            "SECURITY FINDING: {findings} revoked token(s) accepted right after logout (sessions or caches not invalidated)"
+        ));
+        return Ok(record);
+    }
     if let Some(reason) = rate_invalid {
         record.outcome.reason = Some(reason);
         record.outcome.verdict = "invalid".into();

@@ -265,8 +265,8 @@ mod tests {
     async fn pacer_hands_out_each_arrival_once_and_accounts_for_drops() {
         // A schedule that started 10 s ago: the first arrivals are far too late.
         let start = Instant::now() - Duration::from_secs(10);
-                let p = Pacer::new(flat(10.0, 10.5), start, 1, Duration::from_secs(1));
-        p.user_ready(); // too late: the latest start has passed and fixed the clock
+                        // The pool never becomes ready: the latest start (10 s ago) fixes the clock.
+        let p = Pacer::new(flat(10.0, 10.5), start, 2, Duration::from_secs(1));
         let mut go = 0;
         let mut dropped = 0;
         loop {

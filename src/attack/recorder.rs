@@ -17,17 +17,21 @@ pub enum Flow {
     Signup,
     Login,
     Validate,
-    Refresh,
+        Refresh,
     Logout,
+    /// The old token reused right after logout: must be rejected. An acceptance is a
+    /// `security-finding` failure (caches not invalidated, sessions not revoked).
+    Reuse,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 5] = [
+        pub const ALL: [Flow; 6] = [
         Flow::Signup,
         Flow::Login,
         Flow::Validate,
         Flow::Refresh,
         Flow::Logout,
+        Flow::Reuse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,7 +40,8 @@ impl Flow {
             Flow::Login => "login",
             Flow::Validate => "validate",
             Flow::Refresh => "refresh",
-            Flow::Logout => "logout",
+                        Flow::Logout => "logout",
+            Flow::Reuse => "logout-reuse",
         }
     }
 
@@ -76,7 +81,7 @@ pub struct Recorder {
     start: Instant,
     /// Open model: how late sends were against their intended time (µs).
     send_lag: Mutex<Histogram<u64>>,
-    flows: [Mutex<FlowState>; 5],
+        flows: [Mutex<FlowState>; 6],
     active: AtomicI64,
     users_per_second: Mutex<Vec<u32>>,
     /// `X-DB-Queries` / `X-Cache` per flow (`HeaderStats::observe` on every response).

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{AbArgs, CompareArgs, CompareOpts};
 use crate::compare::{self, render, Comparison, Options};
 use crate::error::Failure;
+use crate::export::{compare_html, compare_junit, ExportError};
 use crate::record::{write_atomic, RunRecord};
 
 /// Run records named by a path: a run.json file, a run folder (holding run.json), or a folder
@@ -67,11 +68,34 @@ fn options(o: &CompareOpts) -> Result<Options, Failure> {
     })
 }
 
-/// Prints the comparison and writes the requested files; exit 1 on a gated regression,
-/// 3 when a side could not be judged, 0 otherwise.
-pub fn report(c: &Comparison, o: &CompareOpts, default_dir: Option<&Path>) -> Result<u8, Failure> {
+/// Prints the comparison and writes the requested files (`default_dir`: `ab`'s folder, which
+/// gets compare.md, compare.html and compare-junit.xml); `a` and `b` are the baseline and
+/// candidate runs `c` was computed from. Exit 1 on a gated regression, 3 when a side could
+/// not be judged, 0 otherwise.
+pub fn report(
+    c: &Comparison,
+    a: &[RunRecord],
+    b: &[RunRecord],
+    o: &CompareOpts,
+    default_dir: Option<&Path>,
+) -> Result<u8, Failure> {
     print!("{}", render::text(c));
     let md = render::markdown(c);
+    let rendered = |what: &str, r: Result<String, ExportError>| {
+        r.map_err(|e| Failure::bad_input(format!("cannot render the {what} comparison: {e}")))
+    };
+    let want_html = o.html.is_some() || default_dir.is_some();
+    let want_junit = o.junit.is_some() || default_dir.is_some();
+    let html = if want_html {
+        Some(rendered("HTML", compare_html::render(c, a, b))?)
+    } else {
+        None
+    };
+    let junit = if want_junit {
+        Some(rendered("JUnit", compare_junit::render(c, a, b))?)
+    } else {
+        None
+    };
     let mut targets: Vec<(PathBuf, String)> = Vec::new();
     if let Some(p) = &o.md {
         targets.push((p.clone(), md.clone()));
@@ -81,11 +105,36 @@ pub fn report(c: &Comparison, o: &CompareOpts, default_dir: Option<&Path>) -> Re
             .map_err(|e| Failure::unjudgeable(format!("cannot encode comparison: {e}")))?;
         targets.push((p.clone(), json));
     }
+    if let (Some(p), Some(text)) = (&o.html, &html) {
+        targets.push((p.clone(), text.clone()));
+    }
+    if let (Some(p), Some(text)) = (&o.junit, &junit) {
+        targets.push((p.clone(), text.clone()));
+    }
     if let Some(dir) = default_dir {
         targets.push((dir.join("compare.md"), md.clone()));
+        if let Some(text) = &html {
+            targets.push((dir.join(compare_html::FILE_NAME), text.clone()));
+        }
+        if let Some(text) = &junit {
+            targets.push((dir.join(compare_junit::FILE_NAME), text.clone()));
+        }
     }
-    for (path, text) in targets {
-        write_atomic(&path, text.as_bytes())?;
+    // An unwritable path must not leave the other new outputs behind.
+    let mut created: Vec<&PathBuf> = Vec::new();
+    for (path, text) in &targets {
+        let existed = path.exists();
+        if let Err(e) = write_atomic(path, text.as_bytes()) {
+            for p in created {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        if !existed {
+            created.push(path);
+        }
+    }
+    for (path, _) in &targets {
         println!("wrote {}", path.display());
     }
     if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
@@ -126,7 +175,7 @@ pub fn run(args: CompareArgs) -> Result<u8, Failure> {
     let a = load_side(&base_paths)?;
     let b = load_side(&cand_paths)?;
     let c = compare::compare(&a, &b, &options(&args.opts)?)?;
-    report(&c, &args.opts, None)
+    report(&c, &a, &b, &args.opts, None)
 }
 
 /// `ab`: the profile alternately against both hosts (fresh random order per pair), then compare.
@@ -178,5 +227,5 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
         }
     }
     let c = compare::compare(&a, &b, &opts)?;
-    report(&c, &args.opts, Some(&root))
+    report(&c, &a, &b, &args.opts, Some(&root))
 }

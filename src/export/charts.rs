@@ -294,6 +294,39 @@ pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, Ex
     })
 }
 
+/// Named latency lines (ms) over time on one chart, coloured like flows (0 = blue, 1 =
+/// orange): the comparison report's p95 of baseline vs candidate.
+pub fn latency_lines_over_time(
+    lines: &[(&str, Series)],
+    seconds: usize,
+) -> Result<String, ExportError> {
+    let top = axis_top(
+        lines
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|p| p.1))
+            .fold(0.0, f64::max),
+    );
+    let end = seconds.max(1) as f64;
+    svg("latency lines over time", |root| {
+        let mut chart = time_chart(root, end, top, "latency (ms)", &ms_tick)?;
+        for (i, (name, points)) in lines.iter().enumerate() {
+            let color = flow_color(i);
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label(name, 40))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+            // Sparse lines (a flow that ran a few seconds) stay visible as dots.
+            if points.len() <= 60 {
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                    .map_err(err)?;
+            }
+        }
+        legend(&mut chart)
+    })
+}
+
 type TimeChart<'a> =
     ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
 
@@ -605,4 +638,45 @@ mod tests {
         assert!(users_over_time(&[], &[]).unwrap().starts_with("<svg"));
         assert!(spectrum(&[]).unwrap().starts_with("<svg"));
     }
+}
+
+/// Capacity search: the observed value of the rule's metric at each rate tried, with the
+/// rule's limit as a horizontal line (x: arrivals/s, y: the metric, e.g. p95 in ms).
+pub fn rate_curve(points: &[(f64, f64)], limit: f64, y_label: &str) -> Result<String, ExportError> {
+    let mut pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let x_max = axis_top(pts.iter().map(|p| p.0).fold(0.0, f64::max));
+    let y_max = axis_top(pts.iter().map(|p| p.1).fold(limit, f64::max));
+    let y_label = label(y_label, 40);
+    svg("capacity", |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("arrival rate (req/s)")
+            .y_desc(y_label.as_str())
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, limit), (x_max, limit)],
+                RED.stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(pts.clone(), flow_color(0).stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, flow_color(0).filled())))
+            .map_err(err)?;
+        Ok(())
+    })
 }

@@ -2,12 +2,17 @@
 //! re-rendered. One [`Exporter`] trait, one small module per format (hyperfine's
 //! `src/export/` is the model): [`html`] (self-contained page with inline SVG [`charts`]),
 //! [`markdown`] (PR comment / `$GITHUB_STEP_SUMMARY`), [`junit`] (one test case per
-//! threshold rule) and [`json`] (the record itself).
+//! threshold rule) and [`json`] (the record itself). Comparisons (baseline vs candidate
+//! runs) have their own renderers outside the trait, since they read a `Comparison` plus
+//! both sides' runs: [`compare_html`] and [`compare_junit`].
 //!
 //! Everything that came from the target or the command line is hostile text: HTML and XML
 //! are written through auto-escaping templates, Markdown through [`markdown::escape`].
 
+pub mod capacity;
 pub mod charts;
+pub mod compare_html;
+pub mod compare_junit;
 pub mod html;
 pub mod json;
 pub mod junit;

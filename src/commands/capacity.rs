@@ -1,0 +1,203 @@
+//! `loadtest capacity`: steps the arrival rate up (doubling) until the threshold breaks, then
+//! bisects between the last rate that held and the first that failed, and reports the highest
+//! rate that held — with a chart of the rule's metric against the rate.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::CapacityArgs;
+use crate::error::Failure;
+use crate::export::capacity::{self, Capacity, Step};
+use crate::record::write_atomic;
+use crate::target::{start, TargetConfig};
+use crate::thresholds::{judge, Rule};
+
+fn rule_for(args: &CapacityArgs) -> Result<Rule, Failure> {
+    let [text] = args.run.threshold.as_slice() else {
+        return Err(Failure::bad_input(
+            "capacity needs exactly one --threshold rule, e.g. --threshold 'p95<100ms'",
+        ));
+    };
+    // A rule without a scope applies to the flow under test.
+    let text = if text.contains(':') { text.clone() } else { format!("{}: {text}", args.flow) };
+    text.parse().map_err(|e: crate::thresholds::ThresholdError| Failure::bad_input(e.to_string()))
+}
+
+fn weights_for(flow: &str) -> Result<&'static str, Failure> {
+    Ok(match flow {
+        "validate" => "validate = 100, login = 0, refresh = 0, logout = 0",
+        "login" => "validate = 0, login = 100, refresh = 0, logout = 0",
+        "refresh" => "validate = 0, login = 0, refresh = 100, logout = 0",
+        other => {
+            return Err(Failure::bad_input(format!(
+                "--flow '{other}': capacity can search validate, login or refresh"
+            )))
+        }
+    })
+}
+
+pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
+    let rule = rule_for(&args)?;
+    let weights = weights_for(&args.flow)?;
+    if args.run.rate.is_some() || args.run.users.is_some() || args.run.profiles.is_some() {
+        return Err(Failure::bad_input(
+            "capacity sets the rate itself: use --start, --max, --step-duration instead of --rate/--users/--profiles",
+        ));
+    }
+    if !(args.start > 0.0 && args.max >= args.start) {
+        return Err(Failure::bad_input("--start must be positive and --max at least --start"));
+    }
+    if args.step_duration < Duration::from_secs(2) {
+        return Err(Failure::bad_input("--step-duration must be at least 2s"));
+    }
+    crate::contract::Contract::load(args.run.contract.as_deref())?;
+    let root = args.run.out.clone().unwrap_or_else(|| {
+        let t = time::OffsetDateTime::now_utc();
+        PathBuf::from("reports").join(format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-capacity-{}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            args.flow
+        ))
+    });
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", root.display())))?;
+    let (host, target) = match &args.run.host {
+        Some(h) => {
+            crate::attack::preflight(h).await?;
+            (h.trim_end_matches('/').to_string(), None)
+        }
+        None => {
+            let t = start(TargetConfig { mode: args.run.target_mode, ..TargetConfig::default() }).await?;
+            eprintln!("embedded reference API ({} mode) at {}", args.run.target_mode, t.url);
+            (t.url.clone(), Some(t))
+        }
+    };
+    let result = search(&args, &rule, weights, &host, &root).await;
+    if let Some(t) = target {
+        t.shutdown().await;
+    }
+    let cap = result?;
+    let json = serde_json::to_string_pretty(&cap)
+        .map_err(|e| Failure::unjudgeable(format!("cannot encode capacity result: {e}")))?;
+    write_atomic(&root.join("capacity.json"), json.as_bytes())?;
+    let html = capacity::render(&cap).map_err(|e| Failure::unjudgeable(e.to_string()))?;
+    write_atomic(&root.join("capacity.html"), html.as_bytes())?;
+    println!("\n{}", capacity::headline(&cap));
+    println!("wrote {}", root.join("capacity.html").display());
+    Ok(if cap.highest_held.is_some() { 0 } else { 1 })
+}
+
+async fn search(
+    args: &CapacityArgs,
+    rule: &Rule,
+    weights: &str,
+    host: &str,
+    root: &std::path::Path,
+) -> Result<Capacity, Failure> {
+    let mut cap = Capacity {
+        host: host.to_string(),
+        flow: args.flow.clone(),
+        rule: rule.text.clone(),
+        limit: rule.limit,
+        steps: Vec::new(),
+        highest_held: None,
+        lowest_failed: None,
+    };
+    let mut rate = args.start;
+    loop {
+        let held = step(args, rule, weights, host, root, rate, &mut cap).await?;
+        if held {
+            cap.highest_held = Some(rate);
+            if rate >= args.max {
+                return Ok(cap);
+            }
+            rate = (rate * 2.0).min(args.max);
+        } else {
+            cap.lowest_failed = Some(rate);
+            break;
+        }
+    }
+    let Some(mut good) = cap.highest_held else {
+        return Ok(cap);
+    };
+    let mut bad = cap.lowest_failed.unwrap_or(args.max);
+    for _ in 0..args.bisect {
+        let mid = ((good + bad) / 2.0).round();
+        if mid <= good || mid >= bad {
+            break;
+        }
+        if step(args, rule, weights, host, root, mid, &mut cap).await? {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    cap.highest_held = Some(good);
+    cap.lowest_failed = Some(bad);
+    Ok(cap)
+}
+
+/// One fixed-rate run; returns whether it held.
+async fn step(
+    args: &CapacityArgs,
+    rule: &Rule,
+    weights: &str,
+    host: &str,
+    root: &std::path::Path,
+    rate: f64,
+    cap: &mut Capacity,
+) -> Result<bool, Failure> {
+    let n = cap.steps.len() + 1;
+    let dir = root.join(format!("step-{n:02}-{rate:.0}rps"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", dir.display())))?;
+    let profiles = dir.join("profile.toml");
+    let toml = format!(
+        "[profiles.capacity]\ndescription = \"capacity step at {rate:.0}/s\"\nstages = [{{ rate = \"{rate}/s\", ramp = \"0s\", hold = \"{}s\", phase = \"hold\" }}]\nweights = {{ {weights} }}\n",
+        args.step_duration.as_secs()
+    );
+    write_atomic(&profiles, toml.as_bytes())?;
+    let thresholds = dir.join("thresholds.toml");
+    write_atomic(&thresholds, format!("rules = [{:?}]\n", rule.text).as_bytes())?;
+    let mut run = args.run.clone();
+    run.host = Some(host.to_string());
+    run.profiles = Some(profiles);
+    run.thresholds_file = Some(thresholds);
+    run.threshold.clear();
+    run.out = Some(dir.join("run"));
+    run.no_abort = true;
+    run.quiet = true;
+    eprintln!("capacity: step {n}: {rate:.0} req/s for {} s", args.step_duration.as_secs());
+    let record = crate::commands::run::run_once("capacity", &run).await?;
+    let verdict = judge(std::slice::from_ref(rule), &record).remove(0);
+    let achieved = record.meta.rate.as_ref().map_or(0.0, |r| r.achieved_rps);
+    let invalid = record.outcome.verdict == "invalid";
+    let held = verdict.passed && !invalid;
+    let reason = if invalid {
+        record.outcome.reason.clone()
+    } else if !verdict.passed {
+        Some(format!("'{}' failed (observed {})", rule.text, verdict.observed_text))
+    } else {
+        None
+    };
+    eprintln!(
+        "capacity: {rate:.0} req/s → {} observed {}, achieved {achieved:.1} req/s",
+        if held { "held," } else { "FAILED," },
+        verdict.observed_text
+    );
+    cap.steps.push(Step {
+        target_rps: rate,
+        achieved_rps: achieved,
+        observed: verdict.observed,
+        observed_text: verdict.observed_text,
+        held,
+        reason,
+        run_dir: dir.join("run").display().to_string(),
+    });
+    Ok(held)
+}
