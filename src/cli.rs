@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Run the reference auth API (the embedded target) until Ctrl-C.
     Serve(ServeArgs),
-        /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
+    /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
     Compare(CompareArgs),
     /// Find the highest arrival rate at which a threshold holds (open model, doubling then
     /// bisecting); writes capacity.html with the metric against the rate.

@@ -157,12 +157,13 @@ impl Profiles {
                         .map(round_up_secs)
                         .map_err(|e| Failure::bad_input(at(&format!("stages[{i}].{field}: {e}"))))
                 };
-                let rate = match &s.rate {
-                    Some(r) => Some(crate::attack::pacing::parse_rate(r).map_err(|e| {
-                        Failure::bad_input(at(&format!("stages[{i}].rate: {e}")))
-                    })?),
-                    None => None,
-                };
+                let rate =
+                    match &s.rate {
+                        Some(r) => Some(crate::attack::pacing::parse_rate(r).map_err(|e| {
+                            Failure::bad_input(at(&format!("stages[{i}].rate: {e}")))
+                        })?),
+                        None => None,
+                    };
                 let users = match (s.users, rate) {
                     (Some(u), _) => u,
                     (None, Some(r)) => pool_for(r),
@@ -240,7 +241,7 @@ impl Profile {
         self.stages.iter().map(|s| s.users).max().unwrap_or(0)
     }
 
-        /// Total planned duration of the stages (an open model adds [`OPEN_LEAD`] before them).
+    /// Total planned duration of the stages (an open model adds [`OPEN_LEAD`] before them).
     pub fn duration(&self) -> Duration {
         self.stages.iter().map(|s| s.ramp + s.hold).sum()
     }
@@ -342,10 +343,18 @@ impl Profile {
         for s in &self.stages {
             let Some(r) = s.rate else { continue };
             if !s.ramp.is_zero() {
-                segments.push(Segment { secs: s.ramp.as_secs_f64(), r0: prev, r1: r });
+                segments.push(Segment {
+                    secs: s.ramp.as_secs_f64(),
+                    r0: prev,
+                    r1: r,
+                });
             }
             if !s.hold.is_zero() {
-                segments.push(Segment { secs: s.hold.as_secs_f64(), r0: r, r1: r });
+                segments.push(Segment {
+                    secs: s.hold.as_secs_f64(),
+                    r0: r,
+                    r1: r,
+                });
             }
             prev = r;
         }
@@ -355,7 +364,7 @@ impl Profile {
     /// Goose's `--test-plan` text: `users,secs` per ramp and hold, ending with `0,0`. An
     /// open-model profile starts its whole pool at once and holds it; the pacer sets the rate.
     pub fn test_plan(&self) -> String {
-                if self.is_open() {
+        if self.is_open() {
             let pool = self.max_users();
             let secs = (self.duration() + OPEN_LEAD).as_secs();
             return format!("{pool},0s;{pool},{secs}s;0,0");
@@ -372,9 +381,13 @@ impl Profile {
     }
 
     /// Phases for reports: each stage's ramp (if any) and hold.
-        pub fn phases(&self) -> Vec<Phase> {
+    pub fn phases(&self) -> Vec<Phase> {
         let mut out = Vec::new();
-        let lead = if self.is_open() { OPEN_LEAD.as_secs_f64() } else { 0.0 };
+        let lead = if self.is_open() {
+            OPEN_LEAD.as_secs_f64()
+        } else {
+            0.0
+        };
         let (mut t, mut users) = (lead, 0u32);
         for s in &self.stages {
             if !s.ramp.is_zero() {
@@ -518,22 +531,32 @@ mod tests {
     fn rate_turns_any_profile_into_an_open_model_with_its_shape() {
         let spike = Profiles::builtin().get("spike").unwrap().clone();
         let open = spike
-            .with_overrides(&Overrides { rate: Some(500.0), ..Overrides::default() })
+            .with_overrides(&Overrides {
+                rate: Some(500.0),
+                ..Overrides::default()
+            })
             .unwrap();
         assert!(open.is_open());
         let rates: Vec<f64> = open.stages.iter().map(|s| s.rate.unwrap()).collect();
         assert_eq!(rates, vec![10.0, 500.0, 10.0]);
-                assert_eq!(open.max_users(), 50, "pool for 500/s");
+        assert_eq!(open.max_users(), 50, "pool for 500/s");
         assert_eq!(open.test_plan(), "50,0s;50,160s;0,0");
         let sched = open.schedule();
         assert_eq!(sched.duration(), 157.0);
         let file = "[profiles.r]\nstages = [{ rate = \"200/s\", ramp = \"0s\", hold = \"10s\" }]";
         let p = Profiles::from_toml(file, "p.toml").unwrap();
-        let r = p.get("r").unwrap().with_overrides(&Overrides::default()).unwrap();
+        let r = p
+            .get("r")
+            .unwrap()
+            .with_overrides(&Overrides::default())
+            .unwrap();
         assert_eq!(r.schedule().total(), 2000);
-                assert_eq!(r.max_users(), 20);
+        assert_eq!(r.max_users(), 20);
         let mixed = "[profiles.m]\nstages = [{ rate = \"5/s\", hold = \"1s\" }, { users = 3, hold = \"1s\" }]";
-        assert!(Profiles::from_toml(mixed, "p.toml").unwrap_err().message.contains("mixes"));
+        assert!(Profiles::from_toml(mixed, "p.toml")
+            .unwrap_err()
+            .message
+            .contains("mixes"));
     }
 
     #[test]

@@ -260,7 +260,11 @@ impl RunRecord {
         }
         let record: RunRecord = serde_path_to_error::deserialize(probe).map_err(|e| {
             let at = e.path().to_string();
-            let at = if at == "." { String::new() } else { format!(" at {at}") };
+            let at = if at == "." {
+                String::new()
+            } else {
+                format!(" at {at}")
+            };
             Failure::bad_input(format!("{source}: invalid run record{at}: {}", e.inner()))
         })?;
         record

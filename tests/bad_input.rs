@@ -68,7 +68,10 @@ impl Catalogue {
     /// A fresh output path (never created by the catalogue itself).
     fn out(&mut self, name: &str) -> String {
         self.next_out += 1;
-        let path = self.root.join("out").join(format!("{}-{name}", self.next_out));
+        let path = self
+            .root
+            .join("out")
+            .join(format!("{}-{name}", self.next_out));
         path.display().to_string()
     }
 
@@ -173,7 +176,11 @@ fn check(case: &Case, root: &Path) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{}\n      stderr: {}", problems.join("; "), err.trim_end()))
+        Err(format!(
+            "{}\n      stderr: {}",
+            problems.join("; "),
+            err.trim_end()
+        ))
     }
 }
 
@@ -192,98 +199,356 @@ fn with(mut v: Value, pointer: &str, value: Value) -> String {
 }
 
 fn cli_cases(c: &mut Catalogue) {
-    let run = |c: &mut Catalogue, name: &str, args: &[&str], want: &[&str]| {
-        c.run_case(name, args, want)
-    };
+    let run =
+        |c: &mut Catalogue, name: &str, args: &[&str], want: &[&str]| c.run_case(name, args, want);
     run(c, "unknown flag", &["smoke", "--bogus"], &["'--bogus'"]);
-    run(c, "rate 0/s", &["smoke", "--rate", "0/s"], &["--rate", "0/s"]);
-    run(c, "rate unit", &["load", "--rate", "5/fortnight"], &["--rate", "/fortnight"]);
-    run(c, "rate not a number", &["load", "--rate", "fast"], &["--rate", "'fast'"]);
+    run(
+        c,
+        "rate 0/s",
+        &["smoke", "--rate", "0/s"],
+        &["--rate", "0/s"],
+    );
+    run(
+        c,
+        "rate unit",
+        &["load", "--rate", "5/fortnight"],
+        &["--rate", "/fortnight"],
+    );
+    run(
+        c,
+        "rate not a number",
+        &["load", "--rate", "fast"],
+        &["--rate", "'fast'"],
+    );
     run(c, "negative scale", &["smoke", "--scale=-1"], &["--scale"]);
     run(c, "zero scale", &["stress", "--scale", "0"], &["--scale"]);
     run(c, "NaN scale", &["stress", "--scale", "NaN"], &["--scale"]);
-    run(c, "scale not a number", &["spike", "--scale", "big"], &["--scale", "'big'"]);
+    run(
+        c,
+        "scale not a number",
+        &["spike", "--scale", "big"],
+        &["--scale", "'big'"],
+    );
     run(c, "zero users", &["smoke", "--users", "0"], &["--users"]);
-    run(c, "negative users", &["smoke", "--users=-5"], &["--users", "-5"]);
-    run(c, "huge users", &["load", "--users", "99999999999"], &["--users"]);
-    run(c, "duration without unit", &["smoke", "--duration", "10"], &["--duration", "unit"]);
-    run(c, "zero duration", &["smoke", "--duration", "0s"], &["--duration"]);
-    run(c, "duration out of range", &["load", "--duration", "100000h"], &["--duration", "out of range"]);
-    run(c, "bad ramp unit", &["load", "--ramp", "5x"], &["--ramp", "'x'"]);
-    run(c, "timeout not a duration", &["smoke", "--timeout", "soon"], &["--timeout", "'soon'"]);
-    run(c, "zero timeout", &["smoke", "--timeout", "0s"], &["--timeout", "at least 1ms"]);
-    run(c, "sub-ms timeout", &["smoke", "--timeout", "100us"], &["--timeout", "at least 1ms"]);
-    run(c, "ftp host", &["smoke", "--host", "ftp://127.0.0.1:21"], &["--host", "scheme must be http"]);
-    run(c, "host not a URL", &["smoke", "--host", "not a url"], &["--host", "not a URL"]);
-    run(c, "host without scheme", &["load", "--host", "127.0.0.1:8080"], &["--host", "127.0.0.1:8080"]);
-    run(c, "empty host", &["smoke", "--host", "http://"], &["--host", "not a URL"]);
-    run(c, "broken IPv6 host", &["smoke", "--host", "http://[::1"], &["--host", "IPv6"]);
-    run(c, "server-metrics not a URL", &["smoke", "--server-metrics", "nope"], &["--server-metrics", "not a URL"]);
+    run(
+        c,
+        "negative users",
+        &["smoke", "--users=-5"],
+        &["--users", "-5"],
+    );
+    run(
+        c,
+        "huge users",
+        &["load", "--users", "99999999999"],
+        &["--users"],
+    );
+    run(
+        c,
+        "duration without unit",
+        &["smoke", "--duration", "10"],
+        &["--duration", "unit"],
+    );
+    run(
+        c,
+        "zero duration",
+        &["smoke", "--duration", "0s"],
+        &["--duration"],
+    );
+    run(
+        c,
+        "duration out of range",
+        &["load", "--duration", "100000h"],
+        &["--duration", "out of range"],
+    );
+    run(
+        c,
+        "bad ramp unit",
+        &["load", "--ramp", "5x"],
+        &["--ramp", "'x'"],
+    );
+    run(
+        c,
+        "timeout not a duration",
+        &["smoke", "--timeout", "soon"],
+        &["--timeout", "'soon'"],
+    );
+    run(
+        c,
+        "zero timeout",
+        &["smoke", "--timeout", "0s"],
+        &["--timeout", "at least 1ms"],
+    );
+    run(
+        c,
+        "sub-ms timeout",
+        &["smoke", "--timeout", "100us"],
+        &["--timeout", "at least 1ms"],
+    );
+    run(
+        c,
+        "ftp host",
+        &["smoke", "--host", "ftp://127.0.0.1:21"],
+        &["--host", "scheme must be http"],
+    );
+    run(
+        c,
+        "host not a URL",
+        &["smoke", "--host", "not a url"],
+        &["--host", "not a URL"],
+    );
+    run(
+        c,
+        "host without scheme",
+        &["load", "--host", "127.0.0.1:8080"],
+        &["--host", "127.0.0.1:8080"],
+    );
+    run(
+        c,
+        "empty host",
+        &["smoke", "--host", "http://"],
+        &["--host", "not a URL"],
+    );
+    run(
+        c,
+        "broken IPv6 host",
+        &["smoke", "--host", "http://[::1"],
+        &["--host", "IPv6"],
+    );
+    run(
+        c,
+        "server-metrics not a URL",
+        &["smoke", "--server-metrics", "nope"],
+        &["--server-metrics", "not a URL"],
+    );
     run(
         c,
         "server-metrics conflicts",
-        &["smoke", "--no-server-metrics", "--server-metrics", "http://127.0.0.1:1/metrics"],
+        &[
+            "smoke",
+            "--no-server-metrics",
+            "--server-metrics",
+            "http://127.0.0.1:1/metrics",
+        ],
         &["--no-server-metrics", "--server-metrics"],
     );
-    run(c, "missing metrics map", &["smoke", "--server-metrics-map", "/nonexistent/m.toml"], &["/nonexistent/m.toml"]);
-    run(c, "shard index out of range", &["smoke", "--shard", "3/2"], &["--shard", "out of range"]);
-    run(c, "shard zero count", &["load", "--shard", "0/0"], &["--shard", "between 1 and"]);
-    run(c, "start-at not a time", &["smoke", "--start-at", "yesterday"], &["--start-at", "RFC 3339"]);
-    run(c, "start-at long past", &["smoke", "--start-at", "2001-01-01T00:00:00Z"], &["--start-at", "past"]);
-    run(c, "run id with space", &["smoke", "--run-id", "a b"], &["--run-id"]);
-    run(c, "zero rate users", &["smoke", "--rate", "5/s", "--rate-users", "0"], &["--rate-users"]);
-    run(c, "bad target mode", &["smoke", "--target-mode", "turbo"], &["--target-mode", "'turbo'", "baseline"]);
-    run(c, "unknown profile", &["run", "nope"], &["unknown profile 'nope'", "smoke"]);
+    run(
+        c,
+        "missing metrics map",
+        &["smoke", "--server-metrics-map", "/nonexistent/m.toml"],
+        &["/nonexistent/m.toml"],
+    );
+    run(
+        c,
+        "shard index out of range",
+        &["smoke", "--shard", "3/2"],
+        &["--shard", "out of range"],
+    );
+    run(
+        c,
+        "shard zero count",
+        &["load", "--shard", "0/0"],
+        &["--shard", "between 1 and"],
+    );
+    run(
+        c,
+        "start-at not a time",
+        &["smoke", "--start-at", "yesterday"],
+        &["--start-at", "RFC 3339"],
+    );
+    run(
+        c,
+        "start-at long past",
+        &["smoke", "--start-at", "2001-01-01T00:00:00Z"],
+        &["--start-at", "past"],
+    );
+    run(
+        c,
+        "run id with space",
+        &["smoke", "--run-id", "a b"],
+        &["--run-id"],
+    );
+    run(
+        c,
+        "zero rate users",
+        &["smoke", "--rate", "5/s", "--rate-users", "0"],
+        &["--rate-users"],
+    );
+    run(
+        c,
+        "bad target mode",
+        &["smoke", "--target-mode", "turbo"],
+        &["--target-mode", "'turbo'", "baseline"],
+    );
+    run(
+        c,
+        "unknown profile",
+        &["run", "nope"],
+        &["unknown profile 'nope'", "smoke"],
+    );
     c.case("run without profile", &["run"], &["<PROFILE>"]);
     c.case("no subcommand", &[], &["subcommand", "smoke", "compare"]);
     c.case("unknown subcommand", &["frobnicate"], &["'frobnicate'"]);
-    c.case("profiles unknown flag", &["profiles", "--users", "3"], &["'--users'"]);
-    c.case("profiles missing file", &["profiles", "--profiles", "/nonexistent/p.toml"], &["/nonexistent/p.toml", "cannot read"]);
-    c.case("serve bad mode", &["serve", "--mode", "fastest"], &["--mode", "'fastest'"]);
-    c.case("serve bad bind", &["serve", "--bind", "localhost"], &["--bind", "'localhost'"]);
-    c.case("serve bad stall", &["serve", "--stall", "10s/1s"], &["shorter than the period"]);
-    c.case("serve bad error rate", &["serve", "--inject-error-rate", "2"], &["--inject-error-rate"]);
-    c.case("serve bad latency", &["serve", "--inject-latency", "10"], &["--inject-latency", "unit"]);
-    c.case("serve bad hash cost", &["serve", "--hash-cost", "m=1,t=1,p=1"], &["--hash-cost"]);
-    c.case("serve bad token ttl", &["serve", "--token-ttl", "forever"], &["--token-ttl"]);
+    c.case(
+        "profiles unknown flag",
+        &["profiles", "--users", "3"],
+        &["'--users'"],
+    );
+    c.case(
+        "profiles missing file",
+        &["profiles", "--profiles", "/nonexistent/p.toml"],
+        &["/nonexistent/p.toml", "cannot read"],
+    );
+    c.case(
+        "serve bad mode",
+        &["serve", "--mode", "fastest"],
+        &["--mode", "'fastest'"],
+    );
+    c.case(
+        "serve bad bind",
+        &["serve", "--bind", "localhost"],
+        &["--bind", "'localhost'"],
+    );
+    c.case(
+        "serve bad stall",
+        &["serve", "--stall", "10s/1s"],
+        &["shorter than the period"],
+    );
+    c.case(
+        "serve bad error rate",
+        &["serve", "--inject-error-rate", "2"],
+        &["--inject-error-rate"],
+    );
+    c.case(
+        "serve bad latency",
+        &["serve", "--inject-latency", "10"],
+        &["--inject-latency", "unit"],
+    );
+    c.case(
+        "serve bad hash cost",
+        &["serve", "--hash-cost", "m=1,t=1,p=1"],
+        &["--hash-cost"],
+    );
+    c.case(
+        "serve bad token ttl",
+        &["serve", "--token-ttl", "forever"],
+        &["--token-ttl"],
+    );
     c.case(
         "serve unsupported database",
-        &["serve", "--bind", "127.0.0.1:0", "--database-url", "mysql://x"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "mysql://x",
+        ],
         &["unsupported database URL"],
     );
     c.case("report without input", &["report"], &["<RUN.json>"]);
-    c.case("report bad format", &["report", "x.json", "--format", "pdf"], &["--format", "'pdf'", "html"]);
+    c.case(
+        "report bad format",
+        &["report", "x.json", "--format", "pdf"],
+        &["--format", "'pdf'", "html"],
+    );
     let out = c.out("report.html");
-    c.case("report missing input", &["report", "/nonexistent/run.json", "--out", &out], &["/nonexistent/run.json", "cannot read"]);
+    c.case(
+        "report missing input",
+        &["report", "/nonexistent/run.json", "--out", &out],
+        &["/nonexistent/run.json", "cannot read"],
+    );
     c.case("merge without --out", &["merge", "a.json"], &["--out"]);
-    c.case("merge without shards", &["merge", "--out", "x"], &["<SHARD.json>"]);
-    c.case("compare one path", &["compare", "a.json"], &["compare takes BASELINE CANDIDATE"]);
-    c.case("compare three paths", &["compare", "a", "b", "c"], &["compare takes BASELINE CANDIDATE"]);
-    c.case("compare missing paths", &["compare", "/nonexistent/a", "/nonexistent/b"], &["/nonexistent/a", "no such file"]);
-    c.case("compare bad min-effect", &["compare", "a", "b", "--min-effect", "lots"], &["--min-effect", "'lots'"]);
-    c.case("ab without hosts", &["ab", "smoke"], &["--baseline-host", "--candidate-host"]);
+    c.case(
+        "merge without shards",
+        &["merge", "--out", "x"],
+        &["<SHARD.json>"],
+    );
+    c.case(
+        "compare one path",
+        &["compare", "a.json"],
+        &["compare takes BASELINE CANDIDATE"],
+    );
+    c.case(
+        "compare three paths",
+        &["compare", "a", "b", "c"],
+        &["compare takes BASELINE CANDIDATE"],
+    );
+    c.case(
+        "compare missing paths",
+        &["compare", "/nonexistent/a", "/nonexistent/b"],
+        &["/nonexistent/a", "no such file"],
+    );
+    c.case(
+        "compare bad min-effect",
+        &["compare", "a", "b", "--min-effect", "lots"],
+        &["--min-effect", "'lots'"],
+    );
+    c.case(
+        "ab without hosts",
+        &["ab", "smoke"],
+        &["--baseline-host", "--candidate-host"],
+    );
     let out = c.out("ab");
     c.case(
         "ab host not a URL",
-        &["ab", "smoke", "--baseline-host", "nope", "--candidate-host", "http://127.0.0.1:1", "--out", &out],
+        &[
+            "ab",
+            "smoke",
+            "--baseline-host",
+            "nope",
+            "--candidate-host",
+            "http://127.0.0.1:1",
+            "--out",
+            &out,
+        ],
         &["--host 'nope'", "not a URL"],
     );
     c.case(
         "ab with --host",
-        &["ab", "smoke", "--baseline-host", "http://127.0.0.1:1", "--candidate-host", "http://127.0.0.1:1", "--host", "http://127.0.0.1:1"],
+        &[
+            "ab",
+            "smoke",
+            "--baseline-host",
+            "http://127.0.0.1:1",
+            "--candidate-host",
+            "http://127.0.0.1:1",
+            "--host",
+            "http://127.0.0.1:1",
+        ],
         &["not --host"],
     );
     c.case(
         "ab zero runs",
-        &["ab", "smoke", "--baseline-host", "http://127.0.0.1:1", "--candidate-host", "http://127.0.0.1:1", "--runs", "0"],
+        &[
+            "ab",
+            "smoke",
+            "--baseline-host",
+            "http://127.0.0.1:1",
+            "--candidate-host",
+            "http://127.0.0.1:1",
+            "--runs",
+            "0",
+        ],
         &["--runs"],
     );
     c.case(
         "ab alpha out of range",
-        &["ab", "smoke", "--baseline-host", "http://127.0.0.1:1", "--candidate-host", "http://127.0.0.1:1", "--alpha", "0.9"],
+        &[
+            "ab",
+            "smoke",
+            "--baseline-host",
+            "http://127.0.0.1:1",
+            "--candidate-host",
+            "http://127.0.0.1:1",
+            "--alpha",
+            "0.9",
+        ],
         &["--alpha 0.9"],
     );
-    c.case("completions unknown shell", &["completions", "tcsh"], &["'tcsh'", "bash"]);
+    c.case(
+        "completions unknown shell",
+        &["completions", "tcsh"],
+        &["'tcsh'", "bash"],
+    );
 }
 
 fn profile_cases(c: &mut Catalogue) {
@@ -307,21 +572,43 @@ fn profile_cases(c: &mut Catalogue) {
     for (i, (name, file, text, want)) in files.iter().enumerate() {
         let path = c.input(file, text);
         if i % 2 == 0 {
-            c.case(&format!("profiles: {name}"), &["profiles", "--profiles", &path], want);
+            c.case(
+                &format!("profiles: {name}"),
+                &["profiles", "--profiles", &path],
+                want,
+            );
         } else {
-            c.run_case(&format!("profiles: {name}"), &["run", "x", "--profiles", &path], want);
+            c.run_case(
+                &format!("profiles: {name}"),
+                &["run", "x", "--profiles", &path],
+                want,
+            );
         }
     }
     let path = c.input("p-utf8.toml", b"\xff\xfe[profiles.x]\n");
-    c.case("profiles: not UTF-8", &["profiles", "--profiles", &path], &["p-utf8.toml", "UTF-8"]);
-    let path = c.input("p-ok.toml", "[profiles.x]\nstages = [{ users = 1, hold = \"1s\" }]\n");
-    c.run_case("profiles: profile not in file", &["run", "smoke", "--profiles", &path], &["unknown profile 'smoke'", "known: x"]);
+    c.case(
+        "profiles: not UTF-8",
+        &["profiles", "--profiles", &path],
+        &["p-utf8.toml", "UTF-8"],
+    );
+    let path = c.input(
+        "p-ok.toml",
+        "[profiles.x]\nstages = [{ users = 1, hold = \"1s\" }]\n",
+    );
+    c.run_case(
+        "profiles: profile not in file",
+        &["run", "smoke", "--profiles", &path],
+        &["unknown profile 'smoke'", "known: x"],
+    );
 }
 
 fn threshold_cases(c: &mut Catalogue) {
     let rules: &[(&str, &[&str])] = &[
         ("p95<500", &["'p95<500'", "needs a unit"]),
-        ("validate p95 fast", &["'validate p95 fast'", "missing comparison operator"]),
+        (
+            "validate p95 fast",
+            &["'validate p95 fast'", "missing comparison operator"],
+        ),
         ("p95<", &["'p95<'", "missing limit"]),
         ("p101<1s", &["'p101<1s'", "percentile"]),
         ("validate: p95<10parsec", &["parsec"]),
@@ -329,23 +616,59 @@ fn threshold_cases(c: &mut Catalogue) {
         ("bad scope!: p95<1ms", &["invalid scope"]),
         ("count>1.5", &["'count>1.5'", "bare integer"]),
         ("server: p95<1s", &["scope 'server'"]),
-        ("login: rate(429)<1% during hold", &["rate(CLASS) cannot take 'during'"]),
+        (
+            "login: rate(429)<1% during hold",
+            &["rate(CLASS) cannot take 'during'"],
+        ),
         ("p95<1s during h@ld", &["'during' needs a phase name"]),
         ("p95\n<5\nparsec", &["'p95\\n<5\\nparsec'"]),
     ];
     for (rule, want) in rules {
-        c.run_case(&format!("threshold {rule:?}"), &["smoke", "--threshold", rule], want);
+        c.run_case(
+            &format!("threshold {rule:?}"),
+            &["smoke", "--threshold", rule],
+            want,
+        );
     }
     let files: &[(&str, &str, &str, &[&str])] = &[
-        ("bad rule in file", "t-rule.toml", "rules = [\"p95<1s\", \"p95<500\"]\n", &["t-rule.toml", "rules[1]", "'p95<500'"]),
-        ("rules not a list", "t-type.toml", "rules = \"p95<1s\"\n", &["t-type.toml", "line 1"]),
-        ("unknown key", "t-key.toml", "rulez = []\n", &["t-key.toml", "rulez"]),
-        ("invalid TOML", "t-toml.toml", "rules = [\n", &["t-toml.toml", "invalid thresholds file"]),
-        ("rule not a string", "t-int.toml", "rules = [95]\n", &["t-int.toml"]),
+        (
+            "bad rule in file",
+            "t-rule.toml",
+            "rules = [\"p95<1s\", \"p95<500\"]\n",
+            &["t-rule.toml", "rules[1]", "'p95<500'"],
+        ),
+        (
+            "rules not a list",
+            "t-type.toml",
+            "rules = \"p95<1s\"\n",
+            &["t-type.toml", "line 1"],
+        ),
+        (
+            "unknown key",
+            "t-key.toml",
+            "rulez = []\n",
+            &["t-key.toml", "rulez"],
+        ),
+        (
+            "invalid TOML",
+            "t-toml.toml",
+            "rules = [\n",
+            &["t-toml.toml", "invalid thresholds file"],
+        ),
+        (
+            "rule not a string",
+            "t-int.toml",
+            "rules = [95]\n",
+            &["t-int.toml"],
+        ),
     ];
     for (name, file, text, want) in files {
         let path = c.input(file, text);
-        c.run_case(&format!("thresholds file: {name}"), &["load", "--thresholds", &path], want);
+        c.run_case(
+            &format!("thresholds file: {name}"),
+            &["load", "--thresholds", &path],
+            want,
+        );
     }
     c.run_case(
         "thresholds file missing",
@@ -361,35 +684,124 @@ fn contract_cases(c: &mut Catalogue) {
         good.replacen(from, to, 1)
     };
     let files: Vec<(&str, &str, String, &[&str])> = vec![
-        ("unknown placeholder", "c-ph.toml", edit("Bearer {token}", "Bearer {tokn}"), &["c-ph.toml", "auth.value", "{tokn}"]),
+        (
+            "unknown placeholder",
+            "c-ph.toml",
+            edit("Bearer {token}", "Bearer {tokn}"),
+            &["c-ph.toml", "auth.value", "{tokn}"],
+        ),
         (
             "missing login.token",
             "c-token.toml",
-            edit("token = \"/access_token\"\nrefresh_token = \"/refresh_token\"\n\n[validate]", "refresh_token = \"/refresh_token\"\n\n[validate]"),
+            edit(
+                "token = \"/access_token\"\nrefresh_token = \"/refresh_token\"\n\n[validate]",
+                "refresh_token = \"/refresh_token\"\n\n[validate]",
+            ),
             &["c-token.toml", "login.token"],
         ),
-        ("invalid header name", "c-header.toml", edit("header = \"Authorization\"", "header = \"Auth orization\""), &["c-header.toml", "auth.header", "'Auth orization'"]),
-        ("invalid extra header", "c-xheader.toml", edit("[signup]", "[headers]\n\"X Bad\" = \"x\"\n\n[signup]"), &["c-xheader.toml", "headers", "'X Bad'"]),
-        ("bad JSON pointer", "c-ptr.toml", edit("token = \"/access_token\"", "token = \"access_token\""), &["c-ptr.toml", "login.token", "JSON pointer"]),
-        ("invalid TOML", "c-toml.toml", good[..200].to_string(), &["c-toml.toml", "line"]),
-        ("unknown top-level key", "c-key.toml", edit("[identity]", "retries = 3\n\n[identity]"), &["c-key.toml", "retries"]),
-        ("unknown endpoint key", "c-epkey.toml", edit("[login]\n", "[login]\nretry = 3\n"), &["c-epkey.toml", "retry"]),
-        ("empty file", "c-empty.toml", String::new(), &["c-empty.toml", "name"]),
-        ("status out of range", "c-999.toml", edit("success = [201]", "success = [999]"), &["c-999.toml", "signup.success", "999"]),
-        ("no success status", "c-nosuccess.toml", edit("success = [201]", "success = []"), &["c-nosuccess.toml", "signup.success"]),
-        ("status not u16", "c-u16.toml", edit("success = [201]", "success = [70000]"), &["c-u16.toml", "70000"]),
-        ("relative path", "c-path.toml", edit("path = \"/api/v1/auth/me\"", "path = \"api/v1/auth/me\""), &["c-path.toml", "validate.path"]),
-        ("bad method", "c-method.toml", edit("method = \"GET\"", "method = \"FETCH\""), &["c-method.toml", "FETCH"]),
-        ("identity without {user}", "c-user.toml", edit("lt-{run}-{user}@example.com", "fixed@example.com"), &["c-user.toml", "{user}"]),
-        ("fields with body none", "c-body.toml", edit("path = \"/api/v1/auth/me\"", "path = \"/api/v1/auth/me\"\nfields = { a = \"b\" }"), &["c-body.toml", "validate.fields"]),
+        (
+            "invalid header name",
+            "c-header.toml",
+            edit("header = \"Authorization\"", "header = \"Auth orization\""),
+            &["c-header.toml", "auth.header", "'Auth orization'"],
+        ),
+        (
+            "invalid extra header",
+            "c-xheader.toml",
+            edit("[signup]", "[headers]\n\"X Bad\" = \"x\"\n\n[signup]"),
+            &["c-xheader.toml", "headers", "'X Bad'"],
+        ),
+        (
+            "bad JSON pointer",
+            "c-ptr.toml",
+            edit("token = \"/access_token\"", "token = \"access_token\""),
+            &["c-ptr.toml", "login.token", "JSON pointer"],
+        ),
+        (
+            "invalid TOML",
+            "c-toml.toml",
+            good[..200].to_string(),
+            &["c-toml.toml", "line"],
+        ),
+        (
+            "unknown top-level key",
+            "c-key.toml",
+            edit("[identity]", "retries = 3\n\n[identity]"),
+            &["c-key.toml", "retries"],
+        ),
+        (
+            "unknown endpoint key",
+            "c-epkey.toml",
+            edit("[login]\n", "[login]\nretry = 3\n"),
+            &["c-epkey.toml", "retry"],
+        ),
+        (
+            "empty file",
+            "c-empty.toml",
+            String::new(),
+            &["c-empty.toml", "name"],
+        ),
+        (
+            "status out of range",
+            "c-999.toml",
+            edit("success = [201]", "success = [999]"),
+            &["c-999.toml", "signup.success", "999"],
+        ),
+        (
+            "no success status",
+            "c-nosuccess.toml",
+            edit("success = [201]", "success = []"),
+            &["c-nosuccess.toml", "signup.success"],
+        ),
+        (
+            "status not u16",
+            "c-u16.toml",
+            edit("success = [201]", "success = [70000]"),
+            &["c-u16.toml", "70000"],
+        ),
+        (
+            "relative path",
+            "c-path.toml",
+            edit("path = \"/api/v1/auth/me\"", "path = \"api/v1/auth/me\""),
+            &["c-path.toml", "validate.path"],
+        ),
+        (
+            "bad method",
+            "c-method.toml",
+            edit("method = \"GET\"", "method = \"FETCH\""),
+            &["c-method.toml", "FETCH"],
+        ),
+        (
+            "identity without {user}",
+            "c-user.toml",
+            edit("lt-{run}-{user}@example.com", "fixed@example.com"),
+            &["c-user.toml", "{user}"],
+        ),
+        (
+            "fields with body none",
+            "c-body.toml",
+            edit(
+                "path = \"/api/v1/auth/me\"",
+                "path = \"/api/v1/auth/me\"\nfields = { a = \"b\" }",
+            ),
+            &["c-body.toml", "validate.fields"],
+        ),
     ];
     for (i, (name, file, text, want)) in files.iter().enumerate() {
         let path = c.input(file, text);
         let profile = ["smoke", "load", "stress", "spike"][i % 4];
-        c.run_case(&format!("contract: {name}"), &[profile, "--contract", &path], want);
+        c.run_case(
+            &format!("contract: {name}"),
+            &[profile, "--contract", &path],
+            want,
+        );
     }
     let path = c.input("c-utf8.toml", b"\xff\xfe\x00name");
-    c.run_case("contract: not UTF-8", &["smoke", "--contract", &path], &["c-utf8.toml", "UTF-8"]);
+    c.run_case(
+        "contract: not UTF-8",
+        &["smoke", "--contract", &path],
+        &["c-utf8.toml", "UTF-8"],
+    );
     c.run_case(
         "contract: missing file",
         &["smoke", "--contract", "/nonexistent/c.toml"],
@@ -403,46 +815,124 @@ fn record_cases(c: &mut Catalogue) {
     let good_path = c.input("good/run.json", &good);
     let r = record_json;
     let files: Vec<(&str, Vec<u8>, &[&str])> = vec![
-        ("truncated", good.as_bytes()[..good.len() / 2].to_vec(), &["not valid JSON", "truncated"]),
+        (
+            "truncated",
+            good.as_bytes()[..good.len() / 2].to_vec(),
+            &["not valid JSON", "truncated"],
+        ),
         ("empty", Vec::new(), &["empty file"]),
         ("whitespace only", b" \n\t\n".to_vec(), &["empty file"]),
-        ("not UTF-8", b"{\"schema_version\": 1, \"meta\": \"\xff\xfe\"}".to_vec(), &["UTF-8"]),
-        ("a JSON array", b"[1, 2, 3]".to_vec(), &["no schema_version"]),
-        ("schema_version 2", with(r(), "/schema_version", json!(2)).into_bytes(), &["schema_version 2", "not supported"]),
-        ("schema_version as text", with(r(), "/schema_version", json!("1")).into_bytes(), &["schema_version"]),
-        ("requests as text", with(r(), "/flows/0/requests", json!("many")).into_bytes(), &["flows[0].requests"]),
-        ("meta not an object", with(r(), "/meta", json!(5)).into_bytes(), &["meta"]),
-        ("flows missing", {
-            let mut v = r();
-            v.as_object_mut().unwrap().remove("flows");
-            serde_json::to_vec(&v).unwrap()
-        }, &["flows"]),
-        ("number 1e400", {
-            let huge = good.replacen("\"duration_s\": 10.0", "\"duration_s\": 1e400", 1);
-            assert_ne!(huge, good, "fixture has no duration_s 10.0");
-            huge.into_bytes()
-        }, &["not valid JSON", "out of range"]),
-        ("integer beyond u64", with(r(), "/flows/0/ok", json!(1e30)).into_bytes(), &["flows[0].ok"]),
-        ("negative count", with(r(), "/flows/1/failed", json!(-1)).into_bytes(), &["flows[1].failed"]),
-        ("negative duration", with(r(), "/meta/duration_s", json!(-5.0)).into_bytes(), &["meta.duration_s"]),
-        ("histogram not base64", with(r(), "/flows/0/histogram", json!("!!!not base64!!!")).into_bytes(), &["flow 'login'", "histogram is not base64"]),
-        ("histogram base64 garbage", with(r(), "/flows/1/histogram", json!("aGVsbG8gd29ybGQ=")).into_bytes(), &["flow 'validate'", "histogram does not decode"]),
-        ("per-second histogram garbage", with(r(), "/flows/1/per_second/3/histogram", json!("AAAA")).into_bytes(), &["flow 'validate' second 3"]),
-        ("ok + failed != requests", {
-            let v = r();
-            let ok = v["flows"][1]["ok"].as_u64().unwrap();
-            with(v, "/flows/1/ok", json!(ok + 1)).into_bytes()
-        }, &["flow 'validate'", "!= requests"]),
-        ("error classes don't add up", with(r(), "/flows/0/errors", json!({"503": 1})).into_bytes(), &["flow 'login'", "error classes sum to 1"]),
-        ("histogram count != requests", {
-            let v = r();
-            let n = v["flows"][1]["requests"].as_u64().unwrap();
-            let mut v = with(v, "/flows/1/requests", json!(n + 1)).parse::<Value>().unwrap();
-            let ok = v["flows"][1]["ok"].as_u64().unwrap();
-            v["flows"][1]["ok"] = json!(ok + 1);
-            serde_json::to_vec(&v).unwrap()
-        }, &["flow 'validate'", "is 2001"]),
-        ("deeply nested", format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(), &["not valid JSON"]),
+        (
+            "not UTF-8",
+            b"{\"schema_version\": 1, \"meta\": \"\xff\xfe\"}".to_vec(),
+            &["UTF-8"],
+        ),
+        (
+            "a JSON array",
+            b"[1, 2, 3]".to_vec(),
+            &["no schema_version"],
+        ),
+        (
+            "schema_version 2",
+            with(r(), "/schema_version", json!(2)).into_bytes(),
+            &["schema_version 2", "not supported"],
+        ),
+        (
+            "schema_version as text",
+            with(r(), "/schema_version", json!("1")).into_bytes(),
+            &["schema_version"],
+        ),
+        (
+            "requests as text",
+            with(r(), "/flows/0/requests", json!("many")).into_bytes(),
+            &["flows[0].requests"],
+        ),
+        (
+            "meta not an object",
+            with(r(), "/meta", json!(5)).into_bytes(),
+            &["meta"],
+        ),
+        (
+            "flows missing",
+            {
+                let mut v = r();
+                v.as_object_mut().unwrap().remove("flows");
+                serde_json::to_vec(&v).unwrap()
+            },
+            &["flows"],
+        ),
+        (
+            "number 1e400",
+            {
+                let huge = good.replacen("\"duration_s\": 10.0", "\"duration_s\": 1e400", 1);
+                assert_ne!(huge, good, "fixture has no duration_s 10.0");
+                huge.into_bytes()
+            },
+            &["not valid JSON", "out of range"],
+        ),
+        (
+            "integer beyond u64",
+            with(r(), "/flows/0/ok", json!(1e30)).into_bytes(),
+            &["flows[0].ok"],
+        ),
+        (
+            "negative count",
+            with(r(), "/flows/1/failed", json!(-1)).into_bytes(),
+            &["flows[1].failed"],
+        ),
+        (
+            "negative duration",
+            with(r(), "/meta/duration_s", json!(-5.0)).into_bytes(),
+            &["meta.duration_s"],
+        ),
+        (
+            "histogram not base64",
+            with(r(), "/flows/0/histogram", json!("!!!not base64!!!")).into_bytes(),
+            &["flow 'login'", "histogram is not base64"],
+        ),
+        (
+            "histogram base64 garbage",
+            with(r(), "/flows/1/histogram", json!("aGVsbG8gd29ybGQ=")).into_bytes(),
+            &["flow 'validate'", "histogram does not decode"],
+        ),
+        (
+            "per-second histogram garbage",
+            with(r(), "/flows/1/per_second/3/histogram", json!("AAAA")).into_bytes(),
+            &["flow 'validate' second 3"],
+        ),
+        (
+            "ok + failed != requests",
+            {
+                let v = r();
+                let ok = v["flows"][1]["ok"].as_u64().unwrap();
+                with(v, "/flows/1/ok", json!(ok + 1)).into_bytes()
+            },
+            &["flow 'validate'", "!= requests"],
+        ),
+        (
+            "error classes don't add up",
+            with(r(), "/flows/0/errors", json!({"503": 1})).into_bytes(),
+            &["flow 'login'", "error classes sum to 1"],
+        ),
+        (
+            "histogram count != requests",
+            {
+                let v = r();
+                let n = v["flows"][1]["requests"].as_u64().unwrap();
+                let mut v = with(v, "/flows/1/requests", json!(n + 1))
+                    .parse::<Value>()
+                    .unwrap();
+                let ok = v["flows"][1]["ok"].as_u64().unwrap();
+                v["flows"][1]["ok"] = json!(ok + 1);
+                serde_json::to_vec(&v).unwrap()
+            },
+            &["flow 'validate'", "is 2001"],
+        ),
+        (
+            "deeply nested",
+            format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+            &["not valid JSON"],
+        ),
     ];
     for (i, (name, bytes, want)) in files.into_iter().enumerate() {
         let file = format!("bad-{i:02}.json");
@@ -452,11 +942,19 @@ fn record_cases(c: &mut Catalogue) {
         match i % 4 {
             0 => {
                 let out = c.out("report.html");
-                c.case(&format!("run.json {name} (report)"), &["report", &path, "--out", &out], &want);
+                c.case(
+                    &format!("run.json {name} (report)"),
+                    &["report", &path, "--out", &out],
+                    &want,
+                );
             }
             1 => {
                 // The default output goes next to the input: it must not be written either.
-                c.case(&format!("run.json {name} (report --format md)"), &["report", &path, "--format", "md"], &want);
+                c.case(
+                    &format!("run.json {name} (report --format md)"),
+                    &["report", &path, "--format", "md"],
+                    &want,
+                );
             }
             2 => {
                 let (md, js) = (c.out("compare.md"), c.out("compare.json"));
@@ -468,7 +966,11 @@ fn record_cases(c: &mut Catalogue) {
             }
             _ => {
                 let out = c.out("merged");
-                c.case(&format!("run.json {name} (merge)"), &["merge", &path, "--out", &out], &want);
+                c.case(
+                    &format!("run.json {name} (merge)"),
+                    &["merge", &path, "--out", &out],
+                    &want,
+                );
             }
         }
     }
@@ -493,12 +995,23 @@ fn compare_cases(c: &mut Catalogue) {
         &["no-runs", "no run.json found"],
     );
     let bad_dir = c.folder("runs-with-a-bad-one");
-    c.input("runs-with-a-bad-one/1.json", serde_json::to_vec(&a).unwrap());
+    c.input(
+        "runs-with-a-bad-one/1.json",
+        serde_json::to_vec(&a).unwrap(),
+    );
     c.input("runs-with-a-bad-one/2.json", "{\"schema_version\": 1");
     let js = c.out("compare.json");
     c.case(
         "compare: a bad run inside a folder",
-        &["compare", "--baseline", &bad_dir, "--candidate", &a_path, "--json", &js],
+        &[
+            "compare",
+            "--baseline",
+            &bad_dir,
+            "--candidate",
+            &a_path,
+            "--json",
+            &js,
+        ],
         &["runs-with-a-bad-one/2.json"],
     );
     for alpha in ["0.7", "0", "-1", "NaN"] {
@@ -519,14 +1032,30 @@ fn compare_cases(c: &mut Catalogue) {
     let md = c.out("compare.md");
     c.case(
         "compare: --min-effect over 100%",
-        &["compare", &a_path, &a_path, "--min-effect", "150%", "--md", &md],
+        &[
+            "compare",
+            &a_path,
+            &a_path,
+            "--min-effect",
+            "150%",
+            "--md",
+            &md,
+        ],
         &["--min-effect", "'150%'"],
     );
     // One output path is unwritable: no other output may be left behind.
     let md = c.out("compare.md");
     c.case(
         "compare: unwritable --json",
-        &["compare", &a_path, &a_path, "--md", &md, "--json", "/nonexistent/dir/c.json"],
+        &[
+            "compare",
+            &a_path,
+            &a_path,
+            "--md",
+            &md,
+            "--json",
+            "/nonexistent/dir/c.json",
+        ],
         &["/nonexistent/dir/c.json"],
     );
     let out = c.out("merged");
@@ -578,10 +1107,29 @@ fn completions_name_every_subcommand() {
             .output()
             .unwrap();
         let script = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{shell}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(o.stderr.is_empty(), "{shell}: {}", String::from_utf8_lossy(&o.stderr));
-        for word in ["loadtest", "smoke", "compare", "report", "merge", "threshold"] {
-            assert!(script.contains(word), "{shell} completions do not mention {word}");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{shell}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for word in [
+            "loadtest",
+            "smoke",
+            "compare",
+            "report",
+            "merge",
+            "threshold",
+        ] {
+            assert!(
+                script.contains(word),
+                "{shell} completions do not mention {word}"
+            );
         }
     }
 }

@@ -22,10 +22,51 @@ fn config(cases: u32) -> ProptestConfig {
 
 /// Pieces of the rule grammar, valid and not, to build rule-shaped noise from.
 const RULE_PIECES: &[&str] = &[
-    "p", "95", "99.9", "0", ".", "<", "<=", ">", ">=", "=", ":", "%", "ms", "s", "us", "µs", "m",
-    "-", "+", " ", "all", "server", ".", "rate(", ")", "429", "5xx", "e", "\n", "\t", "\0", "é",
-    "𝄞", "/s", "max", "count", "rps", "during", "hold", "cache_hit_ratio", "db_queries_per_request",
-    "error-rate", "1e308", "NaN", "inf",
+    "p",
+    "95",
+    "99.9",
+    "0",
+    ".",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    ":",
+    "%",
+    "ms",
+    "s",
+    "us",
+    "µs",
+    "m",
+    "-",
+    "+",
+    " ",
+    "all",
+    "server",
+    ".",
+    "rate(",
+    ")",
+    "429",
+    "5xx",
+    "e",
+    "\n",
+    "\t",
+    "\0",
+    "é",
+    "𝄞",
+    "/s",
+    "max",
+    "count",
+    "rps",
+    "during",
+    "hold",
+    "cache_hit_ratio",
+    "db_queries_per_request",
+    "error-rate",
+    "1e308",
+    "NaN",
+    "inf",
 ];
 
 fn rule_noise() -> impl Strategy<Value = String> {
@@ -37,16 +78,18 @@ fn check_rule_result(input: &str) -> Result<(), TestCaseError> {
     match input.parse::<Rule>() {
         Ok(r) => {
             prop_assert!(r.limit.is_finite() && r.limit >= 0.0, "{input:?} -> {r:?}");
-            let again: Rule = r
-                .text
-                .parse()
-                .map_err(|e| TestCaseError::fail(format!("{input:?}: canonical {:?}: {e}", r.text)))?;
+            let again: Rule = r.text.parse().map_err(|e| {
+                TestCaseError::fail(format!("{input:?}: canonical {:?}: {e}", r.text))
+            })?;
             prop_assert_eq!(&again, &r, "canonical text of {:?}", input);
             let _ = (r.format_value(r.limit), r.limit_text());
         }
         Err(e) => {
             let text = e.to_string();
-            prop_assert!(!text.contains('\n') && !text.contains('\r'), "{input:?} -> {text}");
+            prop_assert!(
+                !text.contains('\n') && !text.contains('\r'),
+                "{input:?} -> {text}"
+            );
         }
     }
     Ok(())
@@ -81,11 +124,10 @@ fn number() -> impl Strategy<Value = String> {
 
 fn fraction() -> impl Strategy<Value = String> {
     prop_oneof![
-        (0u32..=100, prop::option::of(0u32..100))
-            .prop_map(|(i, f)| match (i, f) {
-                (100, _) | (_, None) => format!("{i}%"),
-                (i, Some(f)) => format!("{i}.{f}%"),
-            }),
+        (0u32..=100, prop::option::of(0u32..100)).prop_map(|(i, f)| match (i, f) {
+            (100, _) | (_, None) => format!("{i}%"),
+            (i, Some(f)) => format!("{i}.{f}%"),
+        }),
         (0u32..1000).prop_map(|f| format!("0.{f}")),
         Just("1".to_string()),
     ]
@@ -95,7 +137,10 @@ fn fraction() -> impl Strategy<Value = String> {
 fn metric_and_value() -> impl Strategy<Value = (String, String, Metric, bool)> {
     let latency_unit = prop::sample::select(vec!["us", "µs", "ms", "s", "m", " ms", "MS"]);
     let percentile = (1u32..100, prop::option::of(1u32..10)).prop_map(|(p, d)| match d {
-        Some(d) => (format!("p{p}.{d}"), Metric::Percentile(format!("{p}.{d}").parse().unwrap())),
+        Some(d) => (
+            format!("p{p}.{d}"),
+            Metric::Percentile(format!("{p}.{d}").parse().unwrap()),
+        ),
         None => (format!("P{p}"), Metric::Percentile(f64::from(p))),
     });
     let latency_name = prop_oneof![
@@ -118,7 +163,12 @@ fn metric_and_value() -> impl Strategy<Value = (String, String, Metric, bool)> {
             prop::sample::select(vec!["429", "5xx", "timeout", "connect", "token-missing"]),
             fraction()
         )
-            .prop_map(|(c, v)| (format!("rate({c})"), v, Metric::ClassRate(c.to_string()), false)),
+            .prop_map(|(c, v)| (
+                format!("rate({c})"),
+                v,
+                Metric::ClassRate(c.to_string()),
+                false
+            )),
     ];
     let rps = (
         prop::sample::select(vec!["rps", "req/s", "throughput"]),
@@ -126,7 +176,8 @@ fn metric_and_value() -> impl Strategy<Value = (String, String, Metric, bool)> {
         prop::sample::select(vec!["", "/s"]),
     )
         .prop_map(|(m, n, u)| (m.to_string(), format!("{n}{u}"), Metric::Rps, true));
-    let count = (0u64..10_000_000).prop_map(|n| ("count".to_string(), n.to_string(), Metric::Count, true));
+    let count =
+        (0u64..10_000_000).prop_map(|n| ("count".to_string(), n.to_string(), Metric::Count, true));
     prop_oneof![4 => latency, 2 => rates, 1 => rps, 1 => count]
 }
 
@@ -137,28 +188,35 @@ fn flow_name() -> impl Strategy<Value = String> {
 }
 
 fn phase_name() -> impl Strategy<Value = String> {
-    "[a-z][a-z0-9_-]{0,7}( [a-z0-9_-]{1,6})?"
-        .prop_filter("'during' is the keyword", |s| !s.split(' ').any(|w| w == "during"))
+    "[a-z][a-z0-9_-]{0,7}( [a-z0-9_-]{1,6})?".prop_filter("'during' is the keyword", |s| {
+        !s.split(' ').any(|w| w == "during")
+    })
 }
 
 fn written_rule() -> impl Strategy<Value = WrittenRule> {
     let client = (
-        prop::option::of(prop_oneof![Just("all".to_string()), Just("ALL".to_string()), flow_name()]),
+        prop::option::of(prop_oneof![
+            Just("all".to_string()),
+            Just("ALL".to_string()),
+            flow_name()
+        ]),
         metric_and_value(),
         op(),
         prop::option::of(phase_name()),
         prop::sample::select(vec!["", " "]),
     )
-        .prop_map(|(scope, (m, v, metric, phase_ok), (op, op_text), phase, sp)| {
-            let mut text = match scope {
-                Some(s) => format!("{s}:{sp}{m}{sp}{op_text}{sp}{v}"),
-                None => format!("{m}{sp}{op_text}{sp}{v}"),
-            };
-            if let (Some(p), true) = (phase, phase_ok) {
-                text.push_str(&format!(" during {p}"));
-            }
-            WrittenRule { text, metric, op }
-        });
+        .prop_map(
+            |(scope, (m, v, metric, phase_ok), (op, op_text), phase, sp)| {
+                let mut text = match scope {
+                    Some(s) => format!("{s}:{sp}{m}{sp}{op_text}{sp}{v}"),
+                    None => format!("{m}{sp}{op_text}{sp}{v}"),
+                };
+                if let (Some(p), true) = (phase, phase_ok) {
+                    text.push_str(&format!(" during {p}"));
+                }
+                WrittenRule { text, metric, op }
+            },
+        );
     let server = (
         prop_oneof![
             fraction().prop_map(|v| ("cache_hit_ratio", v, Metric::CacheHitRatio)),
@@ -403,13 +461,14 @@ fn apply(text: &str, m: &JsonMutation) -> String {
     match m {
         JsonMutation::Retype(i, s, f) if !all.is_empty() => {
             if let Some(slot) = v.pointer_mut(&all[i.index(all.len())]) {
-                *slot = match slot {
+                let new = match &*slot {
                     Value::String(_) => Value::from(s.clone()),
                     Value::Bool(b) => Value::from(!*b),
                     Value::Number(n) if n.is_u64() => Value::from(f.abs().min(1e6) as u64),
                     Value::Number(_) => json!(f),
                     other => other.clone(),
                 };
+                *slot = new;
             }
             serde_json::to_string(&v).unwrap()
         }
@@ -439,7 +498,10 @@ fn apply(text: &str, m: &JsonMutation) -> String {
         }
         JsonMutation::Truncate(i) => {
             let cut = i.index(text.len() + 1);
-            let cut = (0..=cut).rev().find(|&c| text.is_char_boundary(c)).unwrap_or(0);
+            let cut = (0..=cut)
+                .rev()
+                .find(|&c| text.is_char_boundary(c))
+                .unwrap_or(0);
             text[..cut].to_string()
         }
         JsonMutation::Splice(a, b, s) => {
@@ -449,7 +511,12 @@ fn apply(text: &str, m: &JsonMutation) -> String {
                 std::mem::swap(&mut x, &mut y);
             }
             y = y.min(x + 16);
-            let fix = |c: usize| (0..=c).rev().find(|&c| text.is_char_boundary(c)).unwrap_or(0);
+            let fix = |c: usize| {
+                (0..=c)
+                    .rev()
+                    .find(|&c| text.is_char_boundary(c))
+                    .unwrap_or(0)
+            };
             format!("{}{s}{}", &text[..fix(x)], &text[fix(y)..])
         }
         _ => text.to_string(),
@@ -461,7 +528,9 @@ fn apply(text: &str, m: &JsonMutation) -> String {
 fn check_record(text: &str) -> Result<(), TestCaseError> {
     match RunRecord::from_json(text, "run.json") {
         Ok(r) => {
-            if std::env::var("COUNT_OK").is_ok() { eprintln!("RECORD OK"); }
+            if std::env::var("COUNT_OK").is_ok() {
+                eprintln!("RECORD OK");
+            }
             prop_assert!(r.validate().is_ok());
             for format in [
                 loadtest::export::Format::Html,

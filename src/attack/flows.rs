@@ -30,7 +30,7 @@ pub struct FlowContext {
     pub run_id: String,
     /// Generated per run; never written anywhere.
     pub password: String,
-        /// Added to Goose's user index (shards use disjoint ranges).
+    /// Added to Goose's user index (shards use disjoint ranges).
     pub user_offset: usize,
     /// Open model: hands out intended send times for the looped flows.
     pub pacer: Option<Arc<Pacer>>,
@@ -122,7 +122,7 @@ impl FlowContext {
         user: &mut GooseUser,
         flow: Flow,
         ep: &Endpoint,
-                st: &UserState,
+        st: &UserState,
         want_body: bool,
         intended: Option<Instant>,
     ) -> Result<Reply, Box<TransactionError>> {
@@ -164,8 +164,8 @@ impl FlowContext {
             .name(flow.name())
             .set_request_builder(rb)
             .build();
-                let now = Instant::now();
-                // Open model: latency counts from the intended send time (a send held up by a slow
+        let now = Instant::now();
+        // Open model: latency counts from the intended send time (a send held up by a slow
         // target is charged to it), except within the timer's own slack, which is the
         // generator's and is only recorded as send lag.
         let started = match intended {
@@ -184,13 +184,14 @@ impl FlowContext {
         let (status, outcome, body) = match &mut goose.response {
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                self.recorder.headers.observe(flow.name(), resp.headers());
                 let bytes = read_capped(resp, BODY_LIMIT).await;
                 match bytes {
                     Ok(bytes) => {
-                                                let ok = ep.success.contains(&status);
+                        let ok = ep.success.contains(&status);
                         // A revoked token the API still accepts is a security finding.
-                        let accepted_revoked = flow == Flow::Reuse
-                            && self.contract.validate.success.contains(&status);
+                        let accepted_revoked =
+                            flow == Flow::Reuse && self.contract.validate.success.contains(&status);
                         let outcome = if ok {
                             Outcome::Ok
                         } else {
@@ -283,8 +284,9 @@ impl FlowContext {
             token: None,
             refresh: None,
         };
-                self.recorder.user_started();
-        self.call(user, Flow::Signup, &self.contract.signup, &st, false, None).await?;
+        self.recorder.user_started();
+        self.call(user, Flow::Signup, &self.contract.signup, &st, false, None)
+            .await?;
         user.set_session_data(st);
         Ok(())
     }
@@ -295,7 +297,7 @@ impl FlowContext {
             .unwrap_or_default()
     }
 
-        /// The next intended send time: `Some(None)` in the closed model, `Some(Some(t))` when
+    /// The next intended send time: `Some(None)` in the closed model, `Some(Some(t))` when
     /// paced, `None` when this iteration must not send (dropped arrival, schedule over).
     async fn pace(&self) -> Option<Option<Instant>> {
         let Some(pacer) = &self.pacer else {
@@ -312,7 +314,7 @@ impl FlowContext {
         }
     }
 
-        /// The on-start login; it also tells the pacer this user is ready.
+    /// The on-start login; it also tells the pacer this user is ready.
     async fn login(&self, user: &mut GooseUser) -> TransactionResult {
         let result = self.login_at(user, None).await;
         if let Some(p) = &self.pacer {
@@ -330,7 +332,9 @@ impl FlowContext {
 
     async fn login_at(&self, user: &mut GooseUser, at: Option<Instant>) -> TransactionResult {
         let mut st = Self::state(user);
-        let reply = self.call(user, Flow::Login, &self.contract.login, &st, true, at).await?;
+        let reply = self
+            .call(user, Flow::Login, &self.contract.login, &st, true, at)
+            .await?;
         self.take_tokens(&mut st, &reply, &self.contract.login);
         user.set_session_data(st);
         Ok(())
@@ -351,7 +355,7 @@ impl FlowContext {
         }
     }
 
-        async fn validate(&self, user: &mut GooseUser) -> TransactionResult {
+    async fn validate(&self, user: &mut GooseUser) -> TransactionResult {
         let Some(at) = self.pace().await else {
             return Ok(());
         };
@@ -359,7 +363,16 @@ impl FlowContext {
         if st.token.is_none() {
             return self.login_at(user, at).await;
         }
-        let reply = self.call(user, Flow::Validate, &self.contract.validate, &st, false, at).await?;
+        let reply = self
+            .call(
+                user,
+                Flow::Validate,
+                &self.contract.validate,
+                &st,
+                false,
+                at,
+            )
+            .await?;
         if reply.status == Some(401) {
             st.token = None;
             user.set_session_data(st);
@@ -371,7 +384,7 @@ impl FlowContext {
         let (Some(ep), mut st) = (&self.contract.refresh, Self::state(user)) else {
             return Ok(());
         };
-                let Some(at) = self.pace().await else {
+        let Some(at) = self.pace().await else {
             return Ok(());
         };
         if st.refresh.is_none() {
@@ -390,19 +403,20 @@ impl FlowContext {
         let (Some(ep), mut st) = (&self.contract.logout, Self::state(user)) else {
             return Ok(());
         };
-                let Some(at) = self.pace().await else {
+        let Some(at) = self.pace().await else {
             return Ok(());
         };
         if st.token.is_none() {
             return self.login_at(user, at).await;
         }
-                let reply = self.call(user, Flow::Logout, ep, &st, false, at).await?;
+        let reply = self.call(user, Flow::Logout, ep, &st, false, at).await?;
         if reply.ok {
             // Reuse the token just revoked: it must be rejected at once.
             let mut reuse = self.contract.validate.clone();
             reuse.success = vec![401, 403];
             reuse.send_token = Some(true);
-            self.call(user, Flow::Reuse, &reuse, &st, false, None).await?;
+            self.call(user, Flow::Reuse, &reuse, &st, false, None)
+                .await?;
         }
         st.token = None;
         st.refresh = None;
@@ -428,7 +442,7 @@ pub fn active_flows(contract: &Contract, w: &Weights) -> Vec<Flow> {
     if contract.refresh.is_some() && w.refresh > 0 {
         v.push(Flow::Refresh);
     }
-        if contract.logout.is_some() && w.logout > 0 {
+    if contract.logout.is_some() && w.logout > 0 {
         v.push(Flow::Logout);
         v.push(Flow::Reuse);
     }

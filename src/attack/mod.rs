@@ -141,9 +141,9 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     std::fs::create_dir_all(&plan.out_dir).map_err(|e| {
         Failure::bad_input(format!("cannot create {}: {e}", plan.out_dir.display()))
     })?;
-        let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(Recorder::new());
     let pacer = plan.profile.is_open().then(|| {
-                        Arc::new(pacing::Pacer::new(
+        Arc::new(pacing::Pacer::new(
             plan.profile.schedule(),
             recorder.start() + crate::profile::OPEN_LEAD,
             plan.profile.max_users(),
@@ -173,7 +173,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         plan.out_dir.join("goose-report.html").display().to_string(),
         plan.out_dir.join("goose-report.json").display().to_string(),
     ];
-        // One client shared by every user (one connection pool): far less memory per user than
+    // One client shared by every user (one connection pool): far less memory per user than
     // Goose's default of a client each.
     let client = goose::client::GooseClientBuilder::new()
         .without_cookies()
@@ -302,8 +302,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             command: plan.command.clone(),
             goose_requests,
             shard: None,
-                        rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
-            rate: pacer.as_ref().map(|p| rate_stats(p, &recorder, profile, duration)),
+            rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
+            rate: pacer
+                .as_ref()
+                .map(|p| rate_stats(p, &recorder, profile, duration)),
         },
         phases: profile.phases(),
         flows,
@@ -317,9 +319,11 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         server: crate::server::ServerRecord::assemble(scraped, recorder.headers.snapshot()),
         recovery: Vec::new(),
     };
-        // Open model: phases start when the schedule's clock actually started.
+    // Open model: phases start when the schedule's clock actually started.
     if let Some(started) = pacer.as_ref().and_then(|p| p.started_at()) {
-        let shift = started.saturating_duration_since(recorder.start()).as_secs_f64()
+        let shift = started
+            .saturating_duration_since(recorder.start())
+            .as_secs_f64()
             - crate::profile::OPEN_LEAD.as_secs_f64();
         for ph in &mut record.phases {
             ph.start_s += shift;
@@ -331,7 +335,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     let aborted = stopped
         .as_ref()
         .is_some_and(|s| s.0.starts_with("aborted early"));
-        // An open-model run that could not keep its schedule measured a lighter load than asked.
+    // An open-model run that could not keep its schedule measured a lighter load than asked.
     let rate_invalid = record.meta.rate.as_ref().and_then(|r| {
         (stopped.is_none() && r.achieved_rps < 0.9 * r.target_rps).then(|| {
             format!(
@@ -340,7 +344,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             )
         })
     });
-        let findings: u64 = record
+    let findings: u64 = record
         .flows
         .iter()
         .map(|f| f.class_count(flows::SECURITY_FINDING))

@@ -27,7 +27,11 @@ impl Segment {
     fn time_of(&self, n: f64) -> f64 {
         let a = (self.r1 - self.r0) / (2.0 * self.secs); // N(t) = r0 t + a t²
         if a.abs() < 1e-12 {
-            return if self.r0 > 0.0 { n / self.r0 } else { self.secs };
+            return if self.r0 > 0.0 {
+                n / self.r0
+            } else {
+                self.secs
+            };
         }
         // a t² + r0 t − n = 0, the root in [0, secs].
         let disc = (self.r0 * self.r0 + 4.0 * a * n).max(0.0);
@@ -49,7 +53,11 @@ impl Schedule {
 
     /// Total arrivals.
     pub fn total(&self) -> u64 {
-        self.segments.iter().map(Segment::count).sum::<f64>().floor() as u64
+        self.segments
+            .iter()
+            .map(Segment::count)
+            .sum::<f64>()
+            .floor() as u64
     }
 
     /// Intended time (seconds from the start) of arrival `k`; `None` past the end.
@@ -119,7 +127,7 @@ pub const LATE_AFTER: Duration = Duration::from_millis(10);
 pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 impl Pacer {
-        /// A pacer for `pool` users whose clock starts at `latest_start` at the latest.
+    /// A pacer for `pool` users whose clock starts at `latest_start` at the latest.
     pub fn new(schedule: Schedule, latest_start: Instant, pool: u32, max_lag: Duration) -> Pacer {
         Pacer {
             schedule,
@@ -136,7 +144,7 @@ impl Pacer {
         }
     }
 
-        pub fn schedule(&self) -> &Schedule {
+    pub fn schedule(&self) -> &Schedule {
         &self.schedule
     }
 
@@ -174,7 +182,7 @@ impl Pacer {
         let Some(t) = self.schedule.time_of(k) else {
             return Pace::Done;
         };
-                let intended = self.clock().await + Duration::from_secs_f64(t);
+        let intended = self.clock().await + Duration::from_secs_f64(t);
         let now = Instant::now();
         if intended > now {
             tokio::time::sleep_until(intended.into()).await;
@@ -206,7 +214,11 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     let scale = match per {
         "s" | "sec" => 1.0,
         "m" | "min" => 1.0 / 60.0,
-        other => return Err(format!("unknown rate unit '/{other}' in '{text}' (use /s or /m)")),
+        other => {
+            return Err(format!(
+                "unknown rate unit '/{other}' in '{text}' (use /s or /m)"
+            ))
+        }
     };
     let r = v * scale;
     if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) {
@@ -221,7 +233,11 @@ mod tests {
 
     fn flat(rate: f64, secs: f64) -> Schedule {
         Schedule {
-            segments: vec![Segment { secs, r0: rate, r1: rate }],
+            segments: vec![Segment {
+                secs,
+                r0: rate,
+                r1: rate,
+            }],
         }
     }
 
@@ -239,7 +255,11 @@ mod tests {
     fn linear_ramp_follows_the_integral() {
         // 0 → 100/s over 10 s: N(t) = 5 t², total 500; arrival k at sqrt(k / 5).
         let s = Schedule {
-            segments: vec![Segment { secs: 10.0, r0: 0.0, r1: 100.0 }],
+            segments: vec![Segment {
+                secs: 10.0,
+                r0: 0.0,
+                r1: 100.0,
+            }],
         };
         assert_eq!(s.total(), 500);
         for k in [1_u64, 20, 125, 499] {
@@ -249,9 +269,21 @@ mod tests {
         // Spike: 20/s (5 s) → 500/s (2 s) → 20/s (5 s).
         let spike = Schedule {
             segments: vec![
-                Segment { secs: 5.0, r0: 20.0, r1: 20.0 },
-                Segment { secs: 2.0, r0: 500.0, r1: 500.0 },
-                Segment { secs: 5.0, r0: 20.0, r1: 20.0 },
+                Segment {
+                    secs: 5.0,
+                    r0: 20.0,
+                    r1: 20.0,
+                },
+                Segment {
+                    secs: 2.0,
+                    r0: 500.0,
+                    r1: 500.0,
+                },
+                Segment {
+                    secs: 5.0,
+                    r0: 20.0,
+                    r1: 20.0,
+                },
             ],
         };
         assert_eq!(spike.total(), 100 + 1000 + 100);
@@ -265,7 +297,7 @@ mod tests {
     async fn pacer_hands_out_each_arrival_once_and_accounts_for_drops() {
         // A schedule that started 10 s ago: the first arrivals are far too late.
         let start = Instant::now() - Duration::from_secs(10);
-                        // The pool never becomes ready: the latest start (10 s ago) fixes the clock.
+        // The pool never becomes ready: the latest start (10 s ago) fixes the clock.
         let p = Pacer::new(flat(10.0, 10.5), start, 2, Duration::from_secs(1));
         let mut go = 0;
         let mut dropped = 0;
@@ -282,9 +314,14 @@ mod tests {
         assert_eq!(p.sent.load(Ordering::Relaxed), go);
     }
 
-        #[tokio::test]
+    #[tokio::test]
     async fn the_clock_starts_when_the_pool_is_ready() {
-        let p = Pacer::new(flat(1000.0, 1.0), Instant::now() + Duration::from_secs(60), 2, Duration::from_secs(1));
+        let p = Pacer::new(
+            flat(1000.0, 1.0),
+            Instant::now() + Duration::from_secs(60),
+            2,
+            Duration::from_secs(1),
+        );
         assert_eq!(p.started_at(), None);
         p.user_ready();
         assert_eq!(p.started_at(), None, "one of two users ready");

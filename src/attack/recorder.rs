@@ -17,7 +17,7 @@ pub enum Flow {
     Signup,
     Login,
     Validate,
-        Refresh,
+    Refresh,
     Logout,
     /// The old token reused right after logout: must be rejected. An acceptance is a
     /// `security-finding` failure (caches not invalidated, sessions not revoked).
@@ -25,7 +25,7 @@ pub enum Flow {
 }
 
 impl Flow {
-        pub const ALL: [Flow; 6] = [
+    pub const ALL: [Flow; 6] = [
         Flow::Signup,
         Flow::Login,
         Flow::Validate,
@@ -40,7 +40,7 @@ impl Flow {
             Flow::Login => "login",
             Flow::Validate => "validate",
             Flow::Refresh => "refresh",
-                        Flow::Logout => "logout",
+            Flow::Logout => "logout",
             Flow::Reuse => "logout-reuse",
         }
     }
@@ -81,7 +81,7 @@ pub struct Recorder {
     start: Instant,
     /// Open model: how late sends were against their intended time (µs).
     send_lag: Mutex<Histogram<u64>>,
-        flows: [Mutex<FlowState>; 6],
+    flows: [Mutex<FlowState>; 6],
     active: AtomicI64,
     users_per_second: Mutex<Vec<u32>>,
     /// `X-DB-Queries` / `X-Cache` per flow (`HeaderStats::observe` on every response).
@@ -132,7 +132,7 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 
 impl Recorder {
     pub fn new() -> Recorder {
-                Recorder {
+        Recorder {
             start: Instant::now(),
             send_lag: Mutex::new(new_histogram()),
             flows: Default::default(),
@@ -177,7 +177,7 @@ impl Recorder {
         }
     }
 
-        /// Records how late a paced send went out.
+    /// Records how late a paced send went out.
     pub fn record_send_lag(&self, lag: Duration) {
         lock(&self.send_lag).saturating_record((lag.as_micros() as u64).max(1));
     }

@@ -19,8 +19,13 @@ fn rule_for(args: &CapacityArgs) -> Result<Rule, Failure> {
         ));
     };
     // A rule without a scope applies to the flow under test.
-    let text = if text.contains(':') { text.clone() } else { format!("{}: {text}", args.flow) };
-    text.parse().map_err(|e: crate::thresholds::ThresholdError| Failure::bad_input(e.to_string()))
+    let text = if text.contains(':') {
+        text.clone()
+    } else {
+        format!("{}: {text}", args.flow)
+    };
+    text.parse()
+        .map_err(|e: crate::thresholds::ThresholdError| Failure::bad_input(e.to_string()))
 }
 
 fn weights_for(flow: &str) -> Result<&'static str, Failure> {
@@ -45,7 +50,9 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
         ));
     }
     if !(args.start > 0.0 && args.max >= args.start) {
-        return Err(Failure::bad_input("--start must be positive and --max at least --start"));
+        return Err(Failure::bad_input(
+            "--start must be positive and --max at least --start",
+        ));
     }
     if args.step_duration < Duration::from_secs(2) {
         return Err(Failure::bad_input("--step-duration must be at least 2s"));
@@ -72,8 +79,15 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
             (h.trim_end_matches('/').to_string(), None)
         }
         None => {
-            let t = start(TargetConfig { mode: args.run.target_mode, ..TargetConfig::default() }).await?;
-            eprintln!("embedded reference API ({} mode) at {}", args.run.target_mode, t.url);
+            let t = start(TargetConfig {
+                mode: args.run.target_mode,
+                ..TargetConfig::default()
+            })
+            .await?;
+            eprintln!(
+                "embedded reference API ({} mode) at {}",
+                args.run.target_mode, t.url
+            );
             (t.url.clone(), Some(t))
         }
     };
@@ -163,7 +177,10 @@ async fn step(
     );
     write_atomic(&profiles, toml.as_bytes())?;
     let thresholds = dir.join("thresholds.toml");
-    write_atomic(&thresholds, format!("rules = [{:?}]\n", rule.text).as_bytes())?;
+    write_atomic(
+        &thresholds,
+        format!("rules = [{:?}]\n", rule.text).as_bytes(),
+    )?;
     let mut run = args.run.clone();
     run.host = Some(host.to_string());
     run.profiles = Some(profiles);
@@ -172,7 +189,10 @@ async fn step(
     run.out = Some(dir.join("run"));
     run.no_abort = true;
     run.quiet = true;
-    eprintln!("capacity: step {n}: {rate:.0} req/s for {} s", args.step_duration.as_secs());
+    eprintln!(
+        "capacity: step {n}: {rate:.0} req/s for {} s",
+        args.step_duration.as_secs()
+    );
     let record = crate::commands::run::run_once("capacity", &run).await?;
     let verdict = judge(std::slice::from_ref(rule), &record).remove(0);
     let achieved = record.meta.rate.as_ref().map_or(0.0, |r| r.achieved_rps);
@@ -181,7 +201,10 @@ async fn step(
     let reason = if invalid {
         record.outcome.reason.clone()
     } else if !verdict.passed {
-        Some(format!("'{}' failed (observed {})", rule.text, verdict.observed_text))
+        Some(format!(
+            "'{}' failed (observed {})",
+            rule.text, verdict.observed_text
+        ))
     } else {
         None
     };

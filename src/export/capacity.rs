@@ -64,7 +64,9 @@ struct Row {
 /// One line saying what was found.
 pub fn headline(c: &Capacity) -> String {
     match (c.highest_held, c.lowest_failed) {
-        (Some(h), Some(f)) => format!("highest rate that held: {h:.0} req/s (failed at {f:.0} req/s)"),
+        (Some(h), Some(f)) => {
+            format!("highest rate that held: {h:.0} req/s (failed at {f:.0} req/s)")
+        }
         (Some(h), None) => format!("held at every rate tried, up to {h:.0} req/s"),
         (None, Some(f)) => format!("failed already at the lowest rate tried, {f:.0} req/s"),
         (None, None) => "no step ran".to_string(),
@@ -132,13 +134,24 @@ mod tests {
             flow: "validate".into(),
             rule: "validate: p95<100ms".into(),
             limit: 100.0,
-            steps: vec![step(100.0, 5.0, true), step(200.0, 40.0, true), step(400.0, 250.0, false), step(300.0, 90.0, true)],
+            steps: vec![
+                step(100.0, 5.0, true),
+                step(200.0, 40.0, true),
+                step(400.0, 250.0, false),
+                step(300.0, 90.0, true),
+            ],
             highest_held: Some(300.0),
             lowest_failed: Some(400.0),
         };
         let html = render(&c).unwrap();
-                assert_eq!(headline(&c), "highest rate that held: 300 req/s (failed at 400 req/s)");
-        assert!(html.contains("highest rate that held: 300 req"), "minijinja escapes '/'");
+        assert_eq!(
+            headline(&c),
+            "highest rate that held: 300 req/s (failed at 400 req/s)"
+        );
+        assert!(
+            html.contains("highest rate that held: 300 req"),
+            "minijinja escapes '/'"
+        );
         assert_eq!(html.matches("<tr").count(), 5, "header + 4 steps");
         assert!(html.contains("<svg"));
         assert!(!html.contains("<script>alert(1)</script>"));

@@ -565,6 +565,50 @@ pub fn server_over_time(
     })
 }
 
+/// Capacity search: the observed value of the rule's metric at each rate tried, with the
+/// rule's limit as a horizontal line (x: arrivals/s, y: the metric, e.g. p95 in ms).
+pub fn rate_curve(points: &[(f64, f64)], limit: f64, y_label: &str) -> Result<String, ExportError> {
+    let mut pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let x_max = axis_top(pts.iter().map(|p| p.0).fold(0.0, f64::max));
+    let y_max = axis_top(pts.iter().map(|p| p.1).fold(limit, f64::max));
+    let y_label = label(y_label, 40);
+    svg("capacity", |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("arrival rate (req/s)")
+            .y_desc(y_label.as_str())
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, limit), (x_max, limit)],
+                RED.stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(pts.clone(), flow_color(0).stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|p| Circle::new(*p, 4, flow_color(0).filled())),
+            )
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,45 +682,4 @@ mod tests {
         assert!(users_over_time(&[], &[]).unwrap().starts_with("<svg"));
         assert!(spectrum(&[]).unwrap().starts_with("<svg"));
     }
-}
-
-/// Capacity search: the observed value of the rule's metric at each rate tried, with the
-/// rule's limit as a horizontal line (x: arrivals/s, y: the metric, e.g. p95 in ms).
-pub fn rate_curve(points: &[(f64, f64)], limit: f64, y_label: &str) -> Result<String, ExportError> {
-    let mut pts: Vec<(f64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let x_max = axis_top(pts.iter().map(|p| p.0).fold(0.0, f64::max));
-    let y_max = axis_top(pts.iter().map(|p| p.1).fold(limit, f64::max));
-    let y_label = label(y_label, 40);
-    svg("capacity", |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("arrival rate (req/s)")
-            .y_desc(y_label.as_str())
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                vec![(0.0, limit), (x_max, limit)],
-                RED.stroke_width(1),
-            ))
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(pts.clone(), flow_color(0).stroke_width(2)))
-            .map_err(err)?;
-        chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, flow_color(0).filled())))
-            .map_err(err)?;
-        Ok(())
-    })
 }

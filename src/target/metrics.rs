@@ -70,7 +70,7 @@ pub const CACHES: &[&str] = &["token", "user"];
 pub struct ServerMetrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-        durations: HashMap<&'static str, Histogram>,
+    durations: HashMap<&'static str, Histogram>,
     /// The same durations as a summary (quantiles), for accuracy checks finer than buckets.
     quantiles: HashMap<&'static str, Histogram>,
     db_queries: Counter,
@@ -106,7 +106,7 @@ impl ServerMetrics {
                 (*r, recorder.register_histogram(&key, &META))
             })
             .collect();
-                let quantiles = ROUTES
+        let quantiles = ROUTES
             .iter()
             .map(|r| {
                 let key = Key::from_parts(
@@ -131,7 +131,7 @@ impl ServerMetrics {
         ServerMetrics {
             recorder,
             handle,
-                        durations,
+            durations,
             quantiles,
             db_queries,
             hits,
@@ -150,7 +150,7 @@ impl ServerMetrics {
 
     /// Records one finished request.
     pub fn observe_request(&self, route: &'static str, status: u16, seconds: f64, db_queries: u32) {
-                if let Some(h) = self.durations.get(route) {
+        if let Some(h) = self.durations.get(route) {
             h.record(seconds);
         }
         if let Some(h) = self.quantiles.get(route) {
