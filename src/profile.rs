@@ -141,7 +141,13 @@ impl Profiles {
     /// Parses a profiles file; errors name the source, profile and field.
     pub fn from_toml(text: &str, source: &str) -> Result<Profiles, Failure> {
         let file: ProfilesFile = toml::from_str(text).map_err(|e| {
-            Failure::bad_input(format!("{source}: {}", e.to_string().replace('\n', " ")))
+            let line = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .map(|t| format!(" at line {}", t.matches('\n').count() + 1))
+                .unwrap_or_default();
+            let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            Failure::bad_input(format!("{source}: invalid profiles file{line}: {message}"))
         })?;
         let default_weights = file.weights.unwrap_or_default();
         let mut profiles = BTreeMap::new();

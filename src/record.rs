@@ -245,9 +245,14 @@ impl RunRecord {
                 "{source}: not valid JSON ({e}); truncated or not a run.json?"
             ))
         })?;
-        match probe.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(v) => {
+        match probe.get("schema_version").map(serde_json::Value::as_u64) {
+            Some(Some(v)) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(None) => {
+                return Err(Failure::bad_input(format!(
+                    "{source}: schema_version must be a whole number (this loadtest reads version {SCHEMA_VERSION})"
+                )))
+            }
+            Some(Some(v)) => {
                 return Err(Failure::bad_input(format!(
                     "{source}: schema_version {v} is not supported (this loadtest reads version {SCHEMA_VERSION})"
                 )))
@@ -327,8 +332,11 @@ impl RunRecord {
                 ));
             }
         }
-        if !self.meta.duration_s.is_finite() || self.meta.duration_s < 0.0 {
-            return Err("meta.duration_s must be a non-negative number".into());
+        // Durations parse up to 366 days; a larger figure is not from a run.
+        if !(0.0..=366.0 * 86400.0).contains(&self.meta.duration_s) {
+            return Err(
+                "meta.duration_s must be a number of seconds between 0 and 366 days".into(),
+            );
         }
         Ok(())
     }

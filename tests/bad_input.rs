@@ -7,7 +7,8 @@
 //! at fault; never panic; and leave no file behind (every case runs in a folder that is
 //! snapshotted before and after, and the `--out` / `--md` / `--json` paths it names must not
 //! exist afterwards). The test prints `bad-input catalogue: N cases, M passing` and lists
-//! every failing case with what went wrong.
+//! every failing case with what went wrong; with `BAD_INPUT_VERBOSE=1` (and `--nocapture`) it
+//! lists every case with its stderr line.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -141,6 +142,9 @@ fn check(case: &Case, root: &Path) -> Result<(), String> {
     }
     let o = child.wait_with_output().map_err(|e| e.to_string())?;
     let err = String::from_utf8_lossy(&o.stderr);
+    if std::env::var_os("BAD_INPUT_VERBOSE").is_some() {
+        println!("  {:<45} {}", case.name, err.trim_end());
+    }
     let mut problems = Vec::new();
     if o.status.code() != Some(2) {
         problems.push(format!("exit code {:?}, want 2", o.status.code()));
@@ -336,6 +340,13 @@ fn cli_cases(c: &mut Catalogue) {
         "missing metrics map",
         &["smoke", "--server-metrics-map", "/nonexistent/m.toml"],
         &["/nonexistent/m.toml"],
+    );
+    let map = c.input("m-bad.toml", "[cache_hit]\nmetric = \n");
+    run(
+        c,
+        "invalid metrics map",
+        &["smoke", "--server-metrics-map", &map],
+        &["m-bad.toml", "server-metrics mapping"],
     );
     run(
         c,
@@ -840,7 +851,7 @@ fn record_cases(c: &mut Catalogue) {
         (
             "schema_version as text",
             with(r(), "/schema_version", json!("1")).into_bytes(),
-            &["schema_version"],
+            &["schema_version must be a whole number"],
         ),
         (
             "requests as text",
@@ -927,6 +938,11 @@ fn record_cases(c: &mut Catalogue) {
                 serde_json::to_vec(&v).unwrap()
             },
             &["flow 'validate'", "is 2001"],
+        ),
+        (
+            "duration 1e300 s",
+            with(r(), "/meta/duration_s", json!(1e300)).into_bytes(),
+            &["meta.duration_s", "366 days"],
         ),
         (
             "deeply nested",

@@ -360,7 +360,8 @@ impl Ranged for TimeAxis {
 
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         let step = time_step(self.end, hint.max_num_points());
-        (0..)
+        // Bounded: a hostile run.json may claim a run of 1e300 s (the step tops out at a day).
+        (0..64)
             .map(|k| f64::from(k) * step)
             .take_while(|t| *t <= self.end + 1e-9)
             .collect()
