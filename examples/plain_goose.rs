@@ -13,7 +13,10 @@ async fn get(user: &mut GooseUser) -> TransactionResult {
 #[tokio::main]
 async fn main() -> Result<(), GooseError> {
     let args: Vec<String> = std::env::args().collect();
-    let host = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let host = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let users: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
     let secs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
     let plan = format!("{users},0s;{users},{secs}s;0,0");

@@ -15,8 +15,13 @@ fn bin() -> Command {
 
 /// `loadtest serve` as a child on a free port; returns it and its URL.
 fn serve(extra: &[&str]) -> (Child, String) {
+    serve_at("127.0.0.1:0", extra)
+}
+
+/// `loadtest serve` on `addr`, once it listens; returns it and its URL.
+fn serve_at(addr: &str, extra: &[&str]) -> (Child, String) {
     let mut child = bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--hash-cost", "fast"])
+        .args(["serve", "--bind", addr, "--hash-cost", "fast"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -35,20 +40,7 @@ fn serve(extra: &[&str]) -> (Child, String) {
 }
 
 fn serve_on(addr: &str, extra: &[&str]) -> Child {
-    let (child, url) = {
-        let mut child = bin()
-            .args(["serve", "--bind", addr, "--hash-cost", "fast"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        (child, line)
-    };
+    let (child, url) = serve_at(addr, extra);
     assert!(url.contains(addr), "{url}");
     child
 }

@@ -2,7 +2,6 @@
 //! bisects between the last rate that held and the first that failed, and reports the highest
 //! rate that held — with a chart of the rule's metric against the rate.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::CapacityArgs;
@@ -59,17 +58,7 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
     }
     crate::contract::Contract::load(args.run.contract.as_deref())?;
     let root = args.run.out.clone().unwrap_or_else(|| {
-        let t = time::OffsetDateTime::now_utc();
-        PathBuf::from("reports").join(format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-capacity-{}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            args.flow
-        ))
+        crate::commands::run::default_out_dir(&format!("capacity-{}", args.flow))
     });
     std::fs::create_dir_all(&root)
         .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", root.display())))?;

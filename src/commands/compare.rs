@@ -191,19 +191,10 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
     let opts = options(&args.opts)?;
     crate::attack::preflight(&args.baseline_host).await?;
     crate::attack::preflight(&args.candidate_host).await?;
-    let root = args.run.out.clone().unwrap_or_else(|| {
-        let t = time::OffsetDateTime::now_utc();
-        PathBuf::from("reports").join(format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-ab-{}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            args.profile
-        ))
-    });
+    let root =
+        args.run.out.clone().unwrap_or_else(|| {
+            crate::commands::run::default_out_dir(&format!("ab-{}", args.profile))
+        });
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 1..=args.runs {
         let mut order = [

@@ -53,7 +53,8 @@ pub fn redacted_command() -> Vec<String> {
     std::env::args().map(|a| redact_url(&a)).collect()
 }
 
-fn default_out_dir(profile: &str) -> PathBuf {
+/// `reports/<UTC timestamp>-<name>`: where a command writes when no --out is given.
+pub fn default_out_dir(profile: &str) -> PathBuf {
     let ts = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
