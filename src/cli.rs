@@ -173,6 +173,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub quiet: bool,
 
+    /// Header name whose value is secret (repeatable), e.g. X-Api-Key from the contract's
+    /// headers: sent as a sensitive header and replaced by [redacted] in everything written.
+    /// Authorization and the contract's auth header are always treated so.
+    #[arg(long, value_name = "HEADER")]
+    pub redact: Vec<String>,
+
     /// Run shard I of N (0-based) of a distributed run: its share of every stage's users and
     /// its own slice of user names. `env/N` reads I from $JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "I/N")]

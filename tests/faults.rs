@@ -282,11 +282,18 @@ mod hostile {
             .into_response()
     }
 
-    async fn me(State(n): State<Arc<AtomicU64>>) -> Response {
+    async fn me(State(n): State<Arc<AtomicU64>>, headers: axum::http::HeaderMap) -> Response {
+        // Echoes the API key back, as careless error pages do: --redact must keep it out.
+        let key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         match n.fetch_add(1, Ordering::Relaxed) % 3 {
             0 => {
                 let mut body =
-                    format!("{SCRIPT}<img src=x onerror=alert(2)>\x1b[31mRED\x1b[0m").into_bytes();
+                    format!("key={key} {SCRIPT}<img src=x onerror=alert(2)>\x1b[31mRED\x1b[0m")
+                        .into_bytes();
                 body.extend_from_slice(&[0xff, 0xfe, 0xfd]);
                 body.extend(std::iter::repeat_n(b'A', 10 * 1024 * 1024));
                 (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
@@ -319,10 +326,30 @@ async fn hostile_bodies_are_truncated_escaped_and_sanitized() {
     let server = tokio::spawn(async move { axum::serve(listener, hostile::app()).await });
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("hostile");
+    let contract = tmp.path().join("keyed.toml");
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/contracts/reference.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &contract,
+        format!("{reference}\n[headers]\nX-Api-Key = \"apikey-{{run}}-topsecret\"\n"),
+    )
+    .unwrap();
+    let contract = contract.display().to_string();
     let args = run_args(
         &url,
         &out,
-        &["--duration", "3s", "--threshold", "refresh: count>=0"],
+        &[
+            "--duration",
+            "3s",
+            "--threshold",
+            "refresh: count>=0",
+            "--contract",
+            &contract,
+            "--redact",
+            "X-Api-Key",
+        ],
     );
     let o = tokio::task::spawn_blocking(move || loadtest(&args))
         .await
@@ -348,6 +375,20 @@ async fn hostile_bodies_are_truncated_escaped_and_sanitized() {
             s.chars().count()
         );
         assert!(!s.contains('\x1b'), "ANSI escape kept: {s:?}");
+    }
+    assert!(
+        v.error_samples.iter().any(|s| s.contains("key=[redacted]")),
+        "the echoed API key was redacted: {:?}",
+        v.error_samples
+    );
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string();
+        assert!(
+            !text.contains("-topsecret"),
+            "{} holds the --redact header's value",
+            path.display()
+        );
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(!html.contains(hostile::SCRIPT), "raw script in report.html");

@@ -34,6 +34,9 @@ pub struct FlowContext {
     pub user_offset: usize,
     /// Open model: hands out intended send times for the looped flows.
     pub pacer: Option<Arc<Pacer>>,
+    /// Header names (lower case) whose values are secret (`--redact`): sent as sensitive
+    /// headers and replaced by `[redacted]` in anything kept.
+    pub redact_headers: Vec<String>,
 }
 
 /// One virtual user's identity and tokens (Goose session data).
@@ -105,15 +108,40 @@ impl FlowContext {
     /// Removes this user's secrets from text that will be kept (error samples).
     fn redact(&self, st: &UserState, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in [Some(&self.password), st.token.as_ref(), st.refresh.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            if !secret.is_empty() {
+        let vars = self.vars(st);
+        let redacted_values: Vec<String> = self
+            .contract
+            .headers
+            .iter()
+            .filter(|(k, _)| self.is_redacted(k))
+            .map(|(_, v)| render(v, &vars))
+            .collect();
+        let mut secrets: Vec<&String> =
+            [Some(&self.password), st.token.as_ref(), st.refresh.as_ref()]
+                .into_iter()
+                .flatten()
+                .chain(redacted_values.iter())
+                .collect();
+        // Longest first, so a short secret inside a longer one cannot break its match; values
+        // of 1–3 characters are not secrets worth mangling every sample for.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for secret in secrets {
+            if secret.len() >= 4 {
                 out = out.replace(secret.as_str(), "[redacted]");
             }
         }
         out
+    }
+
+    /// Whether a header's value must never be kept: Authorization, the auth header, and every
+    /// name given with `--redact`.
+    fn is_redacted(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case("authorization")
+            || name.eq_ignore_ascii_case(&self.contract.auth.header)
+            || self
+                .redact_headers
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
     }
 
     /// Sends one contract request, times it, records it, and aligns Goose's verdict.
@@ -130,7 +158,17 @@ impl FlowContext {
         let method = goose_method(ep.method);
         let mut rb = user.get_request_builder(&method, &render(&ep.path, &vars))?;
         for (k, v) in self.contract.headers.iter().chain(ep.headers.iter()) {
-            rb = rb.header(k.as_str(), render(v, &vars));
+            let value = render(v, &vars);
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                (Ok(name), Ok(mut hv)) => {
+                    hv.set_sensitive(self.is_redacted(k));
+                    rb = rb.header(name, hv);
+                }
+                _ => rb = rb.header(k.as_str(), value),
+            }
         }
         if ep.sends_token(flow.name()) {
             // Sensitive: Goose's logs print such headers as `Sensitive`, never the value.

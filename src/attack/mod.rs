@@ -43,6 +43,8 @@ pub struct AttackPlan {
     pub command: Vec<String>,
     /// Added to Goose's user index (sharded runs).
     pub user_offset: usize,
+    /// Extra secret header names (`--redact`).
+    pub redact_headers: Vec<String>,
     /// Where to scrape the target's Prometheus metrics (`docs/SERVER-METRICS.md`).
     pub server_metrics: crate::server::ScrapeConfig,
 }
@@ -157,6 +159,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         run_id: plan.run_id.clone(),
         password: generate_password(),
         user_offset: plan.user_offset,
+        redact_headers: plan.redact_headers.clone(),
     });
     let profile = &plan.profile;
     let planned = profile.duration();

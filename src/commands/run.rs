@@ -193,6 +193,7 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         embedded_target: target.as_ref().map(|_| args.target_mode.to_string()),
         command: redacted_command(),
         user_offset: args.shard.map_or(0, |s| s.user_offset() as usize),
+        redact_headers: args.redact.clone(),
         server_metrics,
     };
     let result = attack::run(&plan).await;
