@@ -9,4 +9,4 @@
 # For real figures: cargo bench --bench cache --bench query --bench validate_path
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo bench "$@" --bench cache --bench query --bench validate_path -- --test
+exec cargo bench "$@" --bench cache --bench query --bench validate_path --bench harness -- --test
