@@ -60,7 +60,17 @@ pub fn headline(c: &Comparison) -> String {
     } else if c.method == "too-few-runs" {
         "INCONCLUSIVE: too few runs for a verdict".to_string()
     } else {
-        "no regression in the gated metrics (p95 and error rate of every flow)".to_string()
+        let improved: Vec<String> = c
+            .rows
+            .iter()
+            .filter(|r| r.gated && r.verdict == Verdict::Improvement)
+            .map(|r| format!("{} {}", r.flow, r.metric.name()))
+            .collect();
+        if improved.is_empty() {
+            "no regression in the gated metrics (p95 and error rate of every flow)".to_string()
+        } else {
+            format!("no regression; IMPROVEMENT in {}", improved.join(", "))
+        }
     };
     if let Some(label) = &c.label {
         line.push_str(&format!(" — {label}"));
