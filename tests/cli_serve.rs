@@ -1,9 +1,10 @@
 //! `loadtest serve` as a user runs it: starts, answers, stops on SIGTERM; bad input exits 2,
 //! an unreachable database exits 3 — one line on stderr, no panic.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+mod common;
 
 fn serve(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
@@ -71,29 +72,7 @@ fn unreachable_database_exits_3() {
 
 #[test]
 fn serves_until_sigterm_then_exits_0() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--hash-cost",
-            "fast",
-            "--seed-users",
-            "50",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_string();
+    let (mut child, url) = common::serve_child("127.0.0.1:0", &["--seed-users", "50"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let health: serde_json::Value = rt.block_on(async {
         reqwest::Client::builder()

@@ -2,12 +2,13 @@
 //! measured. Every case checks that the record is complete and loadable (requests = ok +
 //! failed, error classes sum to failures, histograms hold every request).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use loadtest::record::RunRecord;
+
+mod common;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
@@ -15,32 +16,11 @@ fn bin() -> Command {
 
 /// `loadtest serve` as a child on a free port; returns it and its URL.
 fn serve(extra: &[&str]) -> (Child, String) {
-    serve_at("127.0.0.1:0", extra)
-}
-
-/// `loadtest serve` on `addr`, once it listens; returns it and its URL.
-fn serve_at(addr: &str, extra: &[&str]) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--bind", addr, "--hash-cost", "fast"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_string();
-    (child, url)
+    common::serve_child("127.0.0.1:0", extra)
 }
 
 fn serve_on(addr: &str, extra: &[&str]) -> Child {
-    let (child, url) = serve_at(addr, extra);
+    let (child, url) = common::serve_child(addr, extra);
     assert!(url.contains(addr), "{url}");
     child
 }

@@ -137,17 +137,11 @@ pub fn report(
     for (path, _) in &targets {
         println!("wrote {}", path.display());
     }
-    if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
-        if !summary.is_empty() {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&summary)
-            {
-                let _ = writeln!(f, "{md}");
-            }
-        }
+    if let Err(e) = crate::export::markdown::append_step_summary(&md) {
+        eprintln!(
+            "loadtest: warning: GITHUB_STEP_SUMMARY not written: {}",
+            e.one_line()
+        );
     }
     Ok(if !c.invalid.is_empty() {
         3

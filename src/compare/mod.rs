@@ -244,37 +244,45 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord], opts: &Options) -> Result<Compa
         .iter()
         .map(|r| steady::of_run(r, &flows))
         .collect::<Result<_, _>>()?;
-    let values = |fi: usize, metric: CompareMetric| -> (Vec<f64>, Vec<f64>) {
-        (
-            steady_a.iter().map(|s| s[fi].value(metric)).collect(),
-            steady_b.iter().map(|s| s[fi].value(metric)).collect(),
-        )
-    };
+    // Every run's value of every metric, computed once: values[flow][metric] = (baseline
+    // runs, candidate runs), metrics in `CompareMetric::ALL` order.
+    let values: Vec<Vec<(Vec<f64>, Vec<f64>)>> = (0..flows.len())
+        .map(|fi| {
+            CompareMetric::ALL
+                .iter()
+                .map(|m| {
+                    (
+                        steady_a.iter().map(|s| s[fi].value(*m)).collect(),
+                        steady_b.iter().map(|s| s[fi].value(*m)).collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
     // α is split across the gated metrics that can differ at all: a metric with the same
     // value in every run of both sides (typically an error rate of 0) can never be called,
     // so it does not consume α (Tarone's refinement of Bonferroni).
-    let testable = |fi: usize, metric: CompareMetric| {
-        let (va, vb) = values(fi, metric);
+    let testable = |(va, vb): &(Vec<f64>, Vec<f64>)| {
         let first = va.first().copied().unwrap_or(f64::NAN);
-        !va.iter().chain(&vb).all(|v| *v == first)
+        !va.iter().chain(vb).all(|v| *v == first)
     };
-    let gated = (0..flows.len())
-        .flat_map(|fi| CompareMetric::ALL.iter().map(move |m| (fi, *m)))
-        .filter(|(fi, m)| m.gated() && testable(*fi, *m))
+    let gated = values
+        .iter()
+        .flat_map(|per_flow| CompareMetric::ALL.iter().zip(per_flow))
+        .filter(|(m, v)| m.gated() && testable(v))
         .count();
     let alpha_per_metric = bonferroni(opts.alpha, gated);
     let mut rows = Vec::new();
     for (fi, flow) in flows.iter().enumerate() {
-        for metric in CompareMetric::ALL {
-            let (va, vb) = values(fi, metric);
-            let (base, cand) = (median(&va), median(&vb));
+        for (metric, (va, vb)) in CompareMetric::ALL.into_iter().zip(&values[fi]) {
+            let (base, cand) = (median(va), median(vb));
             let min_effect = if metric.log_scale() {
                 opts.min_effect.ln_1p()
             } else {
                 opts.min_error_effect
             };
             let interval = match method {
-                "runs" => runs_interval(&va, &vb, metric, alpha_per_metric),
+                "runs" => runs_interval(va, vb, metric, alpha_per_metric),
                 "single-run" => bootstrap_interval(
                     &steady_a[0][fi],
                     &steady_b[0][fi],

@@ -87,3 +87,27 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// `loadtest serve --hash-cost fast` as a child process on `addr` (port 0 picks one), returned
+/// once it listens, with its URL.
+pub fn serve_child(addr: &str, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["serve", "--bind", addr, "--hash-cost", "fast"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn loadtest serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    (child, url)
+}
