@@ -13,10 +13,10 @@
 //! invalid. The test-case count always equals the number of gated rows. Text is written
 //! through a template whose every printed value goes through [`super::junit::xml_escape`].
 
-use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
+use minijinja::{AutoEscape, Environment, Error};
 use serde::Serialize;
 
-use super::junit::xml_escape;
+use super::junit::xml_formatter;
 use super::ExportError;
 use crate::attack::recorder::sanitize;
 use crate::compare::render::{change, headline, text, value};
@@ -28,16 +28,6 @@ const TEMPLATE: &str = include_str!("compare.junit.xml.jinja");
 
 /// File name `ab` writes next to `compare.md`.
 pub const FILE_NAME: &str = "compare-junit.xml";
-
-fn xml_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
-    let text = if value.is_undefined() || value.is_none() {
-        String::new()
-    } else {
-        value.to_string()
-    };
-    out.write_str(&xml_escape(&text))?;
-    Ok(())
-}
 
 #[derive(Serialize)]
 struct Case {

@@ -44,7 +44,7 @@ pub fn xml_escape(text: &str) -> String {
 }
 
 /// The template formatter: every printed value goes through [`xml_escape`].
-fn xml_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
+pub(crate) fn xml_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
     let text = if value.is_undefined() || value.is_none() {
         String::new()
     } else {
