@@ -565,3 +565,37 @@ async fn explain_shows_index_use_only_in_optimized_mode() {
     }
     assert!(checked >= 1);
 }
+
+/// Many embedded targets starting at once, each on a brand-new temporary SQLite file: none may
+/// fail (a pool whose connections raced to switch a new file to WAL used to get "database is
+/// locked" now and then). Each target then serves a signup, so every pool is really usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sqlite_targets_start_at_once_without_a_lock_error() {
+    let starts = (0..50).map(|i| async move {
+        let config = TargetConfig {
+            mode: if i % 2 == 0 {
+                Mode::Baseline
+            } else {
+                Mode::Optimized
+            },
+            ..TargetConfig::default()
+        };
+        let target = start(config)
+            .await
+            .unwrap_or_else(|e| panic!("target {i} failed to start: {e}"));
+        let status = client()
+            .post(format!("{}/api/v1/auth/signup", target.url))
+            .json(&json!({"email": format!("wal{i}@example.com"), "password": "Str0ng-Passw0rd!"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("target {i}: signup request: {e}"))
+            .status();
+        target.shutdown().await;
+        status
+    });
+    let statuses = futures::future::join_all(starts).await;
+    assert_eq!(statuses.len(), 50);
+    for (i, s) in statuses.iter().enumerate() {
+        assert_eq!(*s, StatusCode::CREATED, "target {i}");
+    }
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 
 use super::metrics::count_db_query;
 use super::Mode;
@@ -624,11 +624,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Opens a SQLite pool in WAL mode.
+///
+/// Switching a new file to WAL takes an exclusive lock; a connection that loses that race while
+/// holding a shared lock gets `SQLITE_BUSY` at once (SQLite skips the busy handler where
+/// waiting could deadlock), which made a fresh pool fail to start now and then. So
+/// the switch is made once, on a single connection (busy timeout set first), before the pool
+/// opens the others; for them `journal_mode=WAL` is then a no-op read of the persistent mode.
 async fn sqlite_pool(opts: SqliteConnectOptions, max: u32, url: &str) -> Result<Pool, StoreError> {
     let opts = opts
+        .busy_timeout(Duration::from_secs(10))
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10));
+        .synchronous(SqliteSynchronous::Normal);
+    if max > 1 {
+        let first = SqliteConnection::connect_with(&opts)
+            .await
+            .map_err(|source| connect_err(url, source))?;
+        first
+            .close()
+            .await
+            .map_err(|source| connect_err(url, source))?;
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(max)
         .min_connections(1)
