@@ -56,7 +56,11 @@ fn every_yaml_file_parses_with_serde_yaml() {
         "the workflow is among the files: {names:?}"
     );
     assert!(
-        names.iter().filter(|n| n.starts_with("deploy/k8s/")).count() >= 3,
+        names
+            .iter()
+            .filter(|n| n.starts_with("deploy/k8s/"))
+            .count()
+            >= 3,
         "the k8s manifests are among the files: {names:?}"
     );
     for file in &files {
@@ -114,15 +118,24 @@ fn the_workflow_can_comment_and_keeps_one_comment() {
         .as_sequence()
         .expect("steps");
     for step in steps {
-        assert!(step["name"].as_str().is_some(), "every step is named: {step:?}");
+        assert!(
+            step["name"].as_str().is_some(),
+            "every step is named: {step:?}"
+        );
     }
     let comment = steps
         .iter()
         .find(|s| s["name"].as_str().unwrap_or("").contains("Comment"))
         .expect("a comment step");
     let run = comment["run"].as_str().unwrap();
-    assert!(run.contains("<!-- loadtest-perf-gate -->"), "a marker finds the old comment");
-    assert!(run.contains("--method PATCH"), "the old comment is edited in place");
+    assert!(
+        run.contains("<!-- loadtest-perf-gate -->"),
+        "a marker finds the old comment"
+    );
+    assert!(
+        run.contains("--method PATCH"),
+        "the old comment is edited in place"
+    );
     assert!(!run.contains("|| true"), "failures are not hidden");
 }
 
@@ -157,6 +170,10 @@ fn actionlint_finds_nothing_in_the_workflow() {
         .output()
         .expect("run actionlint");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "actionlint:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "actionlint:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("0 finding(s) in 1 file(s)"), "{text}");
 }
