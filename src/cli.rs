@@ -192,6 +192,11 @@ pub struct RunArgs {
     /// Run id (part of every generated email); all shards of one run share it. Default: random.
     #[arg(long, value_name = "ID", value_parser = crate::merge::parse_run_id)]
     pub run_id: Option<String>,
+
+    /// Seed of every user's random flow picker and backoff jitter: the same seed gives each
+    /// user the same sequence of looped flows. Default: random (recorded in run.json).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// Flags of `loadtest merge`.

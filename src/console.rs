@@ -45,6 +45,16 @@ pub fn flow_table(r: &RunRecord) -> String {
     out
 }
 
+/// How many requests waited out a backoff first; empty when none did.
+pub fn backoff_line(r: &RunRecord) -> String {
+    match r.meta.delayed_retries {
+        0 => String::new(),
+        n => format!(
+            "backoff: {n} request(s) sent only after a backoff wait (their user's signup, login or refresh had failed)\n"
+        ),
+    }
+}
+
 /// Threshold table: rule, observed, verdict.
 pub fn threshold_table(r: &RunRecord) -> String {
     let mut out = format!("{:<34} {:>14}  {}\n", "threshold", "observed", "verdict");

@@ -868,6 +868,8 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         }),
         rules: first.meta.rules.clone(),
         rate: merge_rates(&shards)?,
+        seed: first.meta.seed,
+        delayed_retries: shards.iter().map(|s| s.record.meta.delayed_retries).sum(),
     };
 
     let mut record = RunRecord {

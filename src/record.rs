@@ -70,6 +70,13 @@ pub struct Meta {
     /// Open-model runs (`--rate`): the schedule's target and what was achieved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<RateStats>,
+    /// Seed of every user's flow picker and backoff jitter (`--seed`); absent in records
+    /// from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Requests sent after a backoff wait (a user whose signup, login or refresh failed).
+    #[serde(default)]
+    pub delayed_retries: u64,
 }
 
 /// Pacing of an open-model run.

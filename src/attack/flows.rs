@@ -1,14 +1,18 @@
 //! The auth flows as Goose transactions: each virtual user signs up once with a unique
-//! identity, logs in, then loops token validation (re-logging in on 401 or a missing token),
-//! with occasional re-login, refresh and logout by weight. Every request is timed here, into
-//! the HDR [`Recorder`], and its success decided by the contract — and Goose is told the same
-//! verdict, so both sets of counts agree.
+//! identity, logs in, then loops: every iteration picks validate, login, refresh or logout at
+//! random by the profile's weights (a per-user generator seeded from the run's `--seed`), so any
+//! window of the run has the profile's mix. A failing signup, login or refresh makes the user
+//! back off (exponential, capped, jittered) before its next request. Every request is timed
+//! here, into the HDR [`Recorder`], and its success decided by the contract — and Goose is told
+//! the same verdict, so both sets of counts agree.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario, Transaction, TransactionError};
 use goose::prelude::TransactionResult;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::pacing::{Pace, Pacer};
@@ -37,6 +41,29 @@ pub struct FlowContext {
     /// Header names (lower case) whose values are secret (`--redact`): sent as sensitive
     /// headers and replaced by `[redacted]` in anything kept.
     pub redact_headers: Vec<String>,
+    /// Weights of the looped flows, zero for flows the contract lacks.
+    pub weights: Weights,
+    /// Seeds every user's flow picker and backoff jitter (`--seed`).
+    pub seed: u64,
+}
+
+/// First backoff delay after a failing signup, login or refresh; it doubles with every
+/// further consecutive failure up to [`BACKOFF_CAP`], and the delay actually waited is drawn
+/// uniformly from its upper half (jitter). Against an endpoint that always fails a user sends
+/// about one attempt per 2.5–5 s once the cap is reached, and at most 6 in its first 5 s.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Longest backoff delay.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Longest single sleep inside a transaction: a backing-off user returns to Goose this often,
+/// so the end of the run is never held up by a backoff.
+const BACKOFF_SLICE: Duration = Duration::from_millis(250);
+
+/// The backoff before the next attempt after `failures` consecutive failures (≥ 1):
+/// `min(cap, base · 2^(failures−1))`, jittered into its upper half by `unit` ∈ [0, 1).
+pub fn backoff_delay(failures: u32, unit: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let full = exp.min(BACKOFF_CAP);
+    full / 2 + full.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
 }
 
 /// One virtual user's identity and tokens (Goose session data).
@@ -47,6 +74,63 @@ struct UserState {
     index: String,
     token: Option<String>,
     refresh: Option<String>,
+    /// Picks the looped flow and jitters backoff; seeded from the run seed and user index.
+    rng: Option<StdRng>,
+    /// Consecutive failures of signup, login or refresh.
+    failures: u32,
+    /// Backing off: the next request waits until then.
+    retry_at: Option<Instant>,
+}
+
+/// The flows a loop iteration can pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looped {
+    Validate,
+    Login,
+    Refresh,
+    Logout,
+}
+
+impl UserState {
+    /// Picks the next looped flow at random by weight (validate when every weight is 0).
+    fn pick(&mut self, w: &Weights) -> Looped {
+        let choices = [
+            (w.validate, Looped::Validate),
+            (w.login, Looped::Login),
+            (w.refresh, Looped::Refresh),
+            (w.logout, Looped::Logout),
+        ];
+        let total: u64 = choices.iter().map(|c| u64::from(c.0)).sum();
+        let Some(rng) = self.rng.as_mut().filter(|_| total > 0) else {
+            return Looped::Validate;
+        };
+        let mut x = rng.gen_range(0..total);
+        for (weight, flow) in choices {
+            if x < u64::from(weight) {
+                return flow;
+            }
+            x -= u64::from(weight);
+        }
+        Looped::Validate
+    }
+
+    /// Records the result of a signup, login or refresh: success clears the backoff, a
+    /// failure schedules the next attempt.
+    fn settle(&mut self, ok: bool) {
+        if ok {
+            self.failures = 0;
+            self.retry_at = None;
+            return;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let unit = self.rng.as_mut().map_or(0.5, |r| r.gen::<f64>());
+        self.retry_at = Some(Instant::now() + backoff_delay(self.failures, unit));
+    }
+}
+
+/// The per-user generator: the run seed mixed with the user index.
+fn user_rng(seed: u64, index: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// A request's result as the flows need it.
@@ -319,14 +403,44 @@ impl FlowContext {
             email: render(&self.contract.identity.email, &base),
             username: render(&self.contract.identity.username, &base),
             index: index.clone(),
-            token: None,
-            refresh: None,
+            rng: Some(user_rng(
+                self.seed,
+                (user.weighted_users_index + self.user_offset) as u64,
+            )),
+            ..UserState::default()
         };
+        let mut st = st;
         self.recorder.user_started();
-        self.call(user, Flow::Signup, &self.contract.signup, &st, false, None)
+        let reply = self
+            .call(user, Flow::Signup, &self.contract.signup, &st, false, None)
             .await?;
+        st.settle(reply.ok);
         user.set_session_data(st);
         Ok(())
+    }
+
+    /// One loop iteration: wait out a backoff (in short slices, so Goose can stop the user),
+    /// else pick a flow by weight and run it.
+    async fn iteration(&self, user: &mut GooseUser) -> TransactionResult {
+        let mut st = Self::state(user);
+        if let Some(at) = st.retry_at {
+            let now = Instant::now();
+            if now < at {
+                tokio::time::sleep((at - now).min(BACKOFF_SLICE)).await;
+                return Ok(());
+            }
+            // The wait is over: this iteration's request is a delayed retry.
+            st.retry_at = None;
+            self.recorder.retry_delayed();
+        }
+        let flow = st.pick(&self.weights);
+        user.set_session_data(st);
+        match flow {
+            Looped::Validate => self.validate(user).await,
+            Looped::Login => self.loop_login(user).await,
+            Looped::Refresh => self.refresh(user).await,
+            Looped::Logout => self.logout(user).await,
+        }
     }
 
     fn state(user: &GooseUser) -> UserState {
@@ -374,6 +488,7 @@ impl FlowContext {
             .call(user, Flow::Login, &self.contract.login, &st, true, at)
             .await?;
         self.take_tokens(&mut st, &reply, &self.contract.login);
+        st.settle(reply.ok);
         user.set_session_data(st);
         Ok(())
     }
@@ -433,6 +548,7 @@ impl FlowContext {
         if !reply.ok {
             st.refresh = None;
         }
+        st.settle(reply.ok);
         user.set_session_data(st);
         Ok(())
     }
@@ -487,8 +603,26 @@ pub fn active_flows(contract: &Contract, w: &Weights) -> Vec<Flow> {
     v
 }
 
+/// The looped flows' weights for this contract: flows it lacks weigh 0.
+pub fn effective_weights(contract: &Contract, w: &Weights) -> Weights {
+    Weights {
+        validate: w.validate,
+        login: w.login,
+        refresh: if contract.refresh.is_some() {
+            w.refresh
+        } else {
+            0
+        },
+        logout: if contract.logout.is_some() {
+            w.logout
+        } else {
+            0
+        },
+    }
+}
+
 /// The Goose scenario: signup and login once per user, then the weighted loop.
-pub fn scenario(ctx: Arc<FlowContext>, w: &Weights) -> Result<Scenario, goose::GooseError> {
+pub fn scenario(ctx: Arc<FlowContext>) -> Result<Scenario, goose::GooseError> {
     let stop = {
         let ctx = ctx.clone();
         Transaction::new(Arc::new(move |_user| {
@@ -505,31 +639,9 @@ pub fn scenario(ctx: Arc<FlowContext>, w: &Weights) -> Result<Scenario, goose::G
         .register_transaction(tx!(ctx, signup).set_on_start().set_sequence(1))
         .register_transaction(tx!(ctx, login).set_on_start().set_sequence(2))
         .register_transaction(stop);
-    let looped = [
-        (w.validate, tx!(ctx, validate)),
-        (w.login, tx!(ctx, loop_login)),
-        (
-            if ctx.contract.refresh.is_some() {
-                w.refresh
-            } else {
-                0
-            },
-            tx!(ctx, refresh),
-        ),
-        (
-            if ctx.contract.logout.is_some() {
-                w.logout
-            } else {
-                0
-            },
-            tx!(ctx, logout),
-        ),
-    ];
-    for (weight, t) in looped {
-        if weight > 0 {
-            s = s.register_transaction(t.set_weight(weight as usize)?);
-        }
-    }
+    // One looped transaction that picks its flow per iteration (Goose's own weighting runs
+    // the transactions in a fixed order, front-loading the rare ones).
+    s = s.register_transaction(tx!(ctx, iteration));
     Ok(s)
 }
 
@@ -545,4 +657,62 @@ pub fn generate_password() -> String {
 /// The run's time budget check: Goose should end by itself; this is the bound if it does not.
 pub fn watchdog_limit(planned: Duration) -> Duration {
     planned + Duration::from_secs(30) + planned / 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_jitters_in_the_upper_half() {
+        assert_eq!(backoff_delay(1, 0.0), BACKOFF_BASE / 2);
+        assert_eq!(backoff_delay(1, 1.0), BACKOFF_BASE);
+        assert_eq!(backoff_delay(2, 1.0), BACKOFF_BASE * 2);
+        assert_eq!(backoff_delay(3, 0.0), BACKOFF_BASE * 2);
+        assert_eq!(backoff_delay(50, 1.0), BACKOFF_CAP);
+        assert_eq!(backoff_delay(u32::MAX, 0.0), BACKOFF_CAP / 2);
+    }
+
+    fn user(seed: u64, index: u64) -> UserState {
+        UserState {
+            rng: Some(user_rng(seed, index)),
+            ..UserState::default()
+        }
+    }
+
+    #[test]
+    fn picks_follow_the_weights_and_repeat_with_the_seed() {
+        let w = Weights {
+            validate: 90,
+            login: 8,
+            refresh: 2,
+            logout: 0,
+        };
+        let mut st = user(7, 3);
+        let picks: Vec<Looped> = (0..20_000).map(|_| st.pick(&w)).collect();
+        let share = |f: Looped| picks.iter().filter(|p| **p == f).count() as f64 / 20_000.0;
+        // Binomial standard error at n = 20 000 is ≤ 0.35 points: 1.5 points is > 4 σ.
+        assert!((share(Looped::Validate) - 0.90).abs() < 0.015);
+        assert!((share(Looped::Login) - 0.08).abs() < 0.015);
+        assert!((share(Looped::Refresh) - 0.02).abs() < 0.01);
+        assert_eq!(share(Looped::Logout), 0.0);
+        let mut again = user(7, 3);
+        let repeat: Vec<Looped> = (0..20_000).map(|_| again.pick(&w)).collect();
+        assert_eq!(picks, repeat);
+        let mut other = user(7, 4);
+        let different: Vec<Looped> = (0..200).map(|_| other.pick(&w)).collect();
+        assert_ne!(&picks[..200], &different[..]);
+    }
+
+    #[test]
+    fn a_failure_schedules_a_retry_and_a_success_clears_it() {
+        let mut st = user(1, 1);
+        st.settle(false);
+        st.settle(false);
+        assert_eq!(st.failures, 2);
+        let wait = st.retry_at.expect("backing off") - Instant::now();
+        assert!(wait <= BACKOFF_BASE * 2);
+        st.settle(true);
+        assert_eq!((st.failures, st.retry_at), (0, None));
+    }
 }

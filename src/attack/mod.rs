@@ -19,7 +19,9 @@ use crate::histogram::quantile_ms;
 use crate::profile::Profile;
 use crate::record::{Meta, Outcome, RunRecord, SCHEMA_VERSION};
 use crate::thresholds::{breached_clearly, judge, Metric, Observations, Rule};
-use flows::{active_flows, generate_password, scenario, watchdog_limit, FlowContext};
+use flows::{
+    active_flows, effective_weights, generate_password, scenario, watchdog_limit, FlowContext,
+};
 use recorder::{Live, Recorder};
 
 /// Everything one run needs.
@@ -47,6 +49,8 @@ pub struct AttackPlan {
     pub redact_headers: Vec<String>,
     /// Where to scrape the target's Prometheus metrics (`docs/SERVER-METRICS.md`).
     pub server_metrics: crate::server::ScrapeConfig,
+    /// Seeds the users' flow pickers and backoff jitter (`--seed`).
+    pub seed: u64,
 }
 
 /// Checks the URL and that something accepts TCP connections there, within 3 s.
@@ -160,6 +164,8 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         password: generate_password(),
         user_offset: plan.user_offset,
         redact_headers: plan.redact_headers.clone(),
+        weights: effective_weights(&plan.contract, &plan.profile.weights),
+        seed: plan.seed,
     });
     let profile = &plan.profile;
     let planned = profile.duration();
@@ -185,7 +191,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         .map_err(internal)?
         .set_client_builder_without_cookies(client)
         .map_err(internal)?
-        .register_scenario(scenario(ctx.clone(), &profile.weights).map_err(internal)?);
+        .register_scenario(scenario(ctx.clone()).map_err(internal)?);
 
     // Why the run stopped early, if it did (set before the killswitch is pulled).
     let stop_reason: Arc<Mutex<Option<(String, bool)>>> = Arc::new(Mutex::new(None));
@@ -309,6 +315,8 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             rate: pacer
                 .as_ref()
                 .map(|p| rate_stats(p, &recorder, profile, duration)),
+            seed: Some(plan.seed),
+            delayed_retries: recorder.delayed_retries(),
         },
         phases: profile.phases(),
         flows,

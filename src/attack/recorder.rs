@@ -2,7 +2,7 @@
 //! whole-run histogram is their sum), success/failure counts by class, active users.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,8 @@ pub struct Recorder {
     send_lag: Mutex<Histogram<u64>>,
     flows: [Mutex<FlowState>; 6],
     active: AtomicI64,
+    /// Requests sent after a backoff wait.
+    delayed_retries: AtomicU64,
     users_per_second: Mutex<Vec<u32>>,
     /// `X-DB-Queries` / `X-Cache` per flow (`HeaderStats::observe` on every response).
     pub headers: crate::server::HeaderStats,
@@ -137,6 +139,7 @@ impl Recorder {
             send_lag: Mutex::new(new_histogram()),
             flows: Default::default(),
             active: AtomicI64::new(0),
+            delayed_retries: AtomicU64::new(0),
             users_per_second: Mutex::new(Vec::new()),
             headers: crate::server::HeaderStats::new(),
         }
@@ -190,6 +193,16 @@ impl Recorder {
     /// The run's time origin.
     pub fn start(&self) -> Instant {
         self.start
+    }
+
+    /// One request was sent after its user's backoff wait.
+    pub fn retry_delayed(&self) {
+        self.delayed_retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent after a backoff wait, so far.
+    pub fn delayed_retries(&self) -> u64 {
+        self.delayed_retries.load(Ordering::Relaxed)
     }
 
     pub fn user_started(&self) {

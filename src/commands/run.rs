@@ -195,6 +195,7 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         user_offset: args.shard.map_or(0, |s| s.user_offset() as usize),
         redact_headers: args.redact.clone(),
         server_metrics,
+        seed: args.seed.unwrap_or_else(rand::random),
     };
     let result = attack::run(&plan).await;
     if let Some(t) = target {
@@ -211,6 +212,7 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
     let written = write_outputs(&record, &out_dir)?;
     println!();
     print!("{}", console::flow_table(&record));
+    print!("{}", console::backoff_line(&record));
     print!("{}", console::server_table(&record));
     println!();
     print!("{}", console::threshold_table(&record));

@@ -73,6 +73,8 @@ pub fn build(
             shard: None,
             rules: None,
             rate: None,
+            seed: None,
+            delayed_retries: 0,
         },
         phases,
         flows,
