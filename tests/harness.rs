@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use common::secrets::{assert_no_secret, run_outputs};
 use loadtest::record::RunRecord;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,19 +34,6 @@ fn out_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     (tmp, dir)
-}
-
-/// Every file a run wrote, as text.
-fn written_files(dir: &Path) -> Vec<(PathBuf, String)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string();
-            (p, text)
-        })
-        .collect()
 }
 
 #[test]
@@ -105,36 +93,14 @@ fn smoke_against_the_embedded_api_writes_a_consistent_record() {
     assert!(dir.join("goose-report.html").exists() && dir.join("goose-report.json").exists());
 
     // No password or token in anything the run wrote or printed.
-    let password = regex_like_password();
-    let mut texts = written_files(&dir);
-    texts.push((
-        PathBuf::from("stdout"),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-    ));
-    texts.push((PathBuf::from("stderr"), stderr(&o)));
+    let texts = run_outputs(&dir, &o);
+    assert_no_secret(&texts, &[]);
     for (path, text) in texts {
-        assert!(
-            !password(&text),
-            "{}: contains a generated password",
-            path.display()
-        );
         assert!(
             !text.contains("eyJ0eXAi") && !text.contains("eyJhbGci"),
             "{}: contains a JWT",
             path.display()
         );
-    }
-}
-
-/// Matches the harness's generated passwords (`Lt-` + 20 alphanumerics + `-9z`).
-fn regex_like_password() -> impl Fn(&str) -> bool {
-    |text: &str| {
-        text.match_indices("Lt-").any(|(i, _)| {
-            let rest = &text[i + 3..];
-            rest.len() >= 23
-                && rest[..20].chars().all(|c| c.is_ascii_alphanumeric())
-                && &rest[20..23] == "-9z"
-        })
     }
 }
 
@@ -411,19 +377,6 @@ async fn a_contract_file_alone_drives_a_differently_shaped_api() {
         "the contract has no refresh endpoint"
     );
     // The secrets this server saw appear in nothing the run wrote or printed.
-    let mut texts = written_files(&dir);
-    texts.push((
-        PathBuf::from("stdout"),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-    ));
-    texts.push((PathBuf::from("stderr"), stderr(&o)));
-    for (path, text) in &texts {
-        for secret in s.passwords.iter().chain(s.tokens.iter()) {
-            assert!(
-                !text.contains(secret.as_str()),
-                "{} leaks a secret",
-                path.display()
-            );
-        }
-    }
+    let secrets: Vec<String> = s.passwords.iter().chain(s.tokens.iter()).cloned().collect();
+    assert_no_secret(&run_outputs(&dir, &o), &secrets);
 }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod secrets;
+
 use loadtest::target::cache::CacheConfig;
 use loadtest::target::{Mode, TargetConfig};
 

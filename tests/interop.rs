@@ -1,0 +1,315 @@
+//! Interop: the real `loadtest` binary against real third-party auth servers built from
+//! open-source libraries (Django + djoser + simplejwt, django-allauth, FastAPI + fastapi-users;
+//! tests/interop/servers/), each driven by a shipped contract file alone. Every run's per-flow
+//! counts are cross-checked against the server's own records (rows in its user table, its
+//! access log), and no secret the server saw or issued may appear in any output.
+//!
+//! The servers live in a venv made by `scripts/interop-setup.sh` (called by
+//! `scripts/ci-setup.sh`). Without it each test prints `INTEROP SKIPPED: <server>: <reason>`;
+//! in CI (`CI=true`) a missing server fails the test instead.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::secrets::{assert_no_secret, run_outputs};
+use loadtest::contract::Contract;
+use loadtest::record::RunRecord;
+
+const USERS: usize = 3;
+/// Longest wait for a server to start listening (Django runs its migrations first).
+const START_LIMIT: Duration = Duration::from_secs(90);
+
+/// One server at a time: the machine has two cores and each test already runs a Python
+/// server and the load generator side by side.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Announces a server that cannot run here, past the test harness's output capture, or fails
+/// the test in CI.
+fn unavailable(server: &str, reason: &str) {
+    assert!(
+        !in_ci(),
+        "interop server {server} must run in CI: {reason} (scripts/interop-setup.sh)"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "INTEROP SKIPPED: {server}: {reason} (run scripts/interop-setup.sh)"
+    );
+}
+
+/// A third-party auth server running as a child process on a loopback port.
+struct Server {
+    child: Child,
+    url: String,
+    /// Its SQLite database and access.log.
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Kills the server and waits for it, so its access log and database are final.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts `tests/interop/servers/<script>` from the interop venv once its modules import, and
+/// returns when it listens; `None` (announced) when the venv or a module is missing here.
+fn start(name: &str, script: &str, modules: &str) -> Option<Server> {
+    let python = repo(".tools/interop-venv/bin/python");
+    if !python.is_file() {
+        unavailable(name, "no interop venv at .tools/interop-venv");
+        return None;
+    }
+    let import = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .expect("run the venv's python");
+    if !import.status.success() {
+        let why = String::from_utf8_lossy(&import.stderr);
+        let last = why.lines().last().unwrap_or("import failed");
+        unavailable(name, &format!("cannot import {modules}: {last}"));
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = std::fs::File::create(dir.path().join("server.stderr")).unwrap();
+    let mut child = Command::new(&python)
+        .arg(repo("tests/interop/servers").join(script))
+        .args(["--port", "0", "--dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn the interop server");
+    // The first stdout line says where it listens; read it on a thread so the wait is bounded.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(START_LIMIT).unwrap_or_default();
+    let url = line.trim().strip_prefix("listening on ").map(str::to_string);
+    let server = Server {
+        child,
+        url: url.clone().unwrap_or_default(),
+        dir,
+    };
+    if url.is_none() {
+        let log = std::fs::read_to_string(server.dir.path().join("server.stderr")).unwrap();
+        panic!("{script} did not start within {START_LIMIT:?}: {line:?}\n{log}");
+    }
+    Some(server)
+}
+
+/// What the server answered, from its access log: (method, path) → status → count, and every
+/// secret it issued.
+struct AccessLog {
+    counts: BTreeMap<(String, String), BTreeMap<u16, u64>>,
+    issued: Vec<String>,
+    total: u64,
+}
+
+fn read_access_log(dir: &Path) -> AccessLog {
+    let text = std::fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+    let mut log = AccessLog {
+        counts: BTreeMap::new(),
+        issued: Vec::new(),
+        total: 0,
+    };
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("an access-log line");
+        let key = (
+            v["method"].as_str().unwrap().to_string(),
+            v["path"].as_str().unwrap().to_string(),
+        );
+        let status = v["status"].as_u64().expect("a status") as u16;
+        *log.counts.entry(key).or_default().entry(status).or_default() += 1;
+        log.total += 1;
+        for s in v["issued"].as_array().unwrap() {
+            log.issued.push(s.as_str().unwrap().to_string());
+        }
+    }
+    log.issued.sort();
+    log.issued.dedup();
+    log
+}
+
+/// Rows in `table` of the server's SQLite database.
+fn count_rows(db: &Path, table: &str) -> u64 {
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{table}\""))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        n as u64
+    })
+}
+
+/// `loadtest smoke` with `USERS` users for 3 s against `server`, driven by `contract`; no
+/// metrics scrape, so every request the server sees belongs to a flow.
+fn smoke(server: &Server, contract: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["smoke", "--users", &USERS.to_string(), "--duration", "3s"])
+        .args(["--quiet", "--no-server-metrics", "--host", &server.url, "--contract"])
+        .arg(contract)
+        .arg("--profiles")
+        .arg(repo("tests/interop/profiles.toml"))
+        .arg("--thresholds")
+        .arg(repo("tests/interop/thresholds.toml"))
+        .arg("--out")
+        .arg(out)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run loadtest")
+}
+
+fn method_name(m: loadtest::contract::Method) -> String {
+    format!("{m:?}").to_uppercase()
+}
+
+/// One API shape: a server script, the contract that drives it, and where its users live.
+struct Shape {
+    /// The libraries, as announced when they are missing.
+    server: &'static str,
+    script: &'static str,
+    modules: &'static str,
+    contract: &'static str,
+    database: &'static str,
+    users_table: &'static str,
+}
+
+/// Runs one shape end to end and cross-checks loadtest's record against the server's own.
+fn check_shape(shape: &Shape) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut server) = start(shape.server, shape.script, shape.modules) else {
+        return;
+    };
+    let contract_path = repo(shape.contract);
+    let contract = Contract::load(Some(&contract_path)).expect("the shipped contract loads");
+    let out_tmp = tempfile::tempdir().unwrap();
+    let out = out_tmp.path().join("run");
+    let o = smoke(&server, &contract_path, &out);
+    let record = RunRecord::load(&out.join("run.json"));
+    let server_log = std::fs::read_to_string(server.dir.path().join("server.stderr")).unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}: loadtest stderr:\n{stderr}\nserver stderr:\n{server_log}",
+        shape.contract
+    );
+    let record = record.expect("run.json");
+    server.stop();
+    let log = read_access_log(server.dir.path());
+
+    // Every flow: loadtest's requests and successes equal what the server logged for that
+    // endpoint, and nothing failed.
+    let endpoints = [
+        ("signup", Some(&contract.signup)),
+        ("login", Some(&contract.login)),
+        ("validate", Some(&contract.validate)),
+        ("refresh", contract.refresh.as_ref()),
+        ("logout", contract.logout.as_ref()),
+    ];
+    let mut accounted = 0;
+    for (flow, endpoint) in endpoints {
+        let Some(endpoint) = endpoint else {
+            assert!(record.flow(flow).is_none(), "{flow} is not in the contract");
+            continue;
+        };
+        let Some(f) = record.flow(flow) else {
+            panic!("{}: no {flow} flow in the run", shape.contract);
+        };
+        let key = (method_name(endpoint.method), endpoint.path.clone());
+        let statuses = log.counts.get(&key).cloned().unwrap_or_default();
+        let logged: u64 = statuses.values().sum();
+        let logged_ok: u64 = statuses
+            .iter()
+            .filter(|(s, _)| endpoint.success.contains(s))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(
+            (f.requests, f.ok, f.failed),
+            (logged, logged_ok, 0),
+            "{} {flow}: loadtest (requests, ok, failed) vs the server's access log {key:?} {statuses:?}; errors {:?} {:?}",
+            shape.contract,
+            f.errors,
+            f.error_samples
+        );
+        assert!(f.ok > 0, "{} {flow}: no successful request", shape.contract);
+        accounted += f.requests;
+    }
+    assert_eq!(
+        accounted, log.total,
+        "{}: the server answered requests that no flow counted: {:?}",
+        shape.contract, log.counts
+    );
+    // Signups: one per virtual user, each a row in the server's user table.
+    let signup = record.flow("signup").unwrap();
+    let rows = count_rows(&server.dir.path().join(shape.database), shape.users_table);
+    assert_eq!(
+        (signup.ok, rows),
+        (USERS as u64, USERS as u64),
+        "{}: successful signups vs rows in {}",
+        shape.contract,
+        shape.users_table
+    );
+    assert_eq!(record.outcome.verdict, "pass");
+
+    // No password, token or cookie the server saw or issued in anything loadtest wrote or printed.
+    assert!(
+        !log.issued.is_empty(),
+        "{}: the server issued no token",
+        shape.contract
+    );
+    assert_no_secret(&run_outputs(&out, &o), &log.issued);
+}
+
+#[test]
+fn bearer_json_djoser_simplejwt() {
+    check_shape(&Shape {
+        server: "Django + djoser + simplejwt",
+        script: "django_server.py",
+        modules: "django, djoser, rest_framework_simplejwt, allauth, uvicorn",
+        contract: "scenarios/contracts/djoser-jwt.toml",
+        database: "django.db",
+        users_table: "auth_user",
+    });
+}
+
+#[test]
+fn oauth2_password_form_fastapi_users() {
+    check_shape(&Shape {
+        server: "FastAPI + fastapi-users (Bearer)",
+        script: "fastapi_users_server.py",
+        modules: "fastapi_users, fastapi_users_db_sqlalchemy, aiosqlite, uvicorn",
+        contract: "scenarios/contracts/fastapi-users-bearer.toml",
+        database: "users.db",
+        users_table: "user",
+    });
+}
