@@ -110,7 +110,10 @@ fn start(name: &str, script: &str, modules: &str) -> Option<Server> {
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(START_LIMIT).unwrap_or_default();
-    let url = line.trim().strip_prefix("listening on ").map(str::to_string);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .map(str::to_string);
     let server = Server {
         child,
         url: url.clone().unwrap_or_default(),
@@ -145,7 +148,11 @@ fn read_access_log(dir: &Path) -> AccessLog {
             v["path"].as_str().unwrap().to_string(),
         );
         let status = v["status"].as_u64().expect("a status") as u16;
-        *log.counts.entry(key).or_default().entry(status).or_default() += 1;
+        *log.counts
+            .entry(key)
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
         log.total += 1;
         for s in v["issued"].as_array().unwrap() {
             log.issued.push(s.as_str().unwrap().to_string());
@@ -175,7 +182,13 @@ fn count_rows(db: &Path, table: &str) -> u64 {
 fn smoke(server: &Server, contract: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args(["smoke", "--users", &USERS.to_string(), "--duration", "3s"])
-        .args(["--quiet", "--no-server-metrics", "--host", &server.url, "--contract"])
+        .args([
+            "--quiet",
+            "--no-server-metrics",
+            "--host",
+            &server.url,
+            "--contract",
+        ])
         .arg(contract)
         .arg("--profiles")
         .arg(repo("tests/interop/profiles.toml"))
