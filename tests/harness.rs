@@ -173,8 +173,17 @@ fn a_clear_breach_aborts_early_and_marks_the_run_partial() {
 
 #[test]
 fn an_unreachable_host_exits_3_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
     let t = Instant::now();
-    let o = loadtest(&["smoke", "--host", "http://127.0.0.1:9", "--quiet"]);
+    let o = loadtest(&[
+        "smoke",
+        "--host",
+        "http://127.0.0.1:9",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
     assert!(
         t.elapsed() < Duration::from_secs(10),

@@ -84,6 +84,36 @@ pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Result<Vec<Pa
     Ok(written)
 }
 
+/// A run that failed with exit 3 before it had a record (target unreachable, load engine
+/// error) still leaves `junit.xml` in its folder: one errored test case with the reason, so CI
+/// shows an error rather than "no test results". Returns `f` unchanged.
+fn unjudged_junit(
+    f: Failure,
+    out_dir: &std::path::Path,
+    profile: &str,
+    host: &str,
+    run_id: &str,
+) -> Failure {
+    if f.code != 3 {
+        return f;
+    }
+    let path = out_dir.join(export::junit::JunitExporter.file_name());
+    // URL userinfo (a password) never reaches a file.
+    let safe_host = redact_url(host);
+    let reason = f.message.replace(host, &safe_host);
+    let written = export::junit::unjudged(profile, &safe_host, run_id, &reason)
+        .map_err(|e| e.to_string())
+        .and_then(|xml| {
+            std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+            crate::record::write_atomic(&path, xml.as_bytes()).map_err(|e| e.one_line())
+        });
+    match written {
+        Ok(()) => println!("wrote {}", path.display()),
+        Err(e) => eprintln!("loadtest: warning: {} not written: {e}", path.display()),
+    }
+    f
+}
+
 /// Runs a profile, writes the record and reports, prints the summary; the exit code follows
 /// the record's verdict (0 pass, 1 fail, 3 invalid).
 pub async fn run(profile_name: &str, args: RunArgs) -> Result<u8, Failure> {
@@ -152,7 +182,9 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
 
     let (host, target) = match &args.host {
         Some(h) => {
-            attack::preflight(h).await?;
+            attack::preflight(h)
+                .await
+                .map_err(|f| unjudged_junit(f, &out_dir, &profile.name, h, &run_id))?;
             (h.trim_end_matches('/').to_string(), None)
         }
         None => {
@@ -201,7 +233,8 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
     if let Some(t) = target {
         t.shutdown().await;
     }
-    let mut record = result?;
+    let mut record = result
+        .map_err(|f| unjudged_junit(f, &out_dir, &plan.profile.name, &plan.host, &plan.run_id))?;
     record.meta.shard = args.shard.map(|s| crate::record::ShardMeta {
         index: Some(s.index),
         count: s.count,

@@ -10,7 +10,10 @@
 //!
 //! Skipped rather than passed, so an inconclusive gate is visible in CI, and rather than
 //! failed, so it does not read as a regression; `compare` itself exits 3 when a side was
-//! invalid. The test-case count always equals the number of gated rows. Text is written
+//! invalid. The test-case count always equals the number of gated rows. `time` (suite and
+//! every case) is the summed duration of the runs compared: each verdict is drawn from all of
+//! them. The skipped count sits on `<testsuite>` only (junit-10.xsd has no `skipped` on
+//! `<testsuites>`). Text is written
 //! through a template whose every printed value goes through [`super::junit::xml_escape`].
 
 use minijinja::{AutoEscape, Environment, Error};

@@ -1,7 +1,9 @@
 //! JUnit XML: one `<testsuite>` per run (`loadtest <profile>`), one `<testcase>` per threshold
 //! rule (classname = the rule's flow scope, name = the rule text), a `<failure>` with
 //! "observed vs limit" for each failed rule. An invalid run (one that could not be judged)
-//! adds one `run` test case with an `<error>`, so CI never shows it green.
+//! adds one `run` test case with an `<error>`, so CI never shows it green; a run that never
+//! started (target unreachable: exit 3, no run.json) gets a suite of that one errored case
+//! ([`unjudged`]). Every case's `time` is the run's duration: each rule judges the whole run.
 //!
 //! The shape follows the JUnit XML schema Jenkins publishes (`junit-10.xsd`), which GitLab,
 //! GitHub test reporters and Azure read: `testsuites > testsuite > properties, testcase*,
@@ -153,6 +155,57 @@ fn suite(r: &RunRecord) -> Suite {
     }
 }
 
+/// JUnit for a run that could not even start (exit 3 before any load, e.g. the target is
+/// unreachable): one `run` test case with an `<error>` carrying `reason`, so CI shows an error
+/// instead of "no test results".
+pub fn unjudged(
+    profile: &str,
+    host: &str,
+    run_id: &str,
+    reason: &str,
+) -> Result<String, ExportError> {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let reason = sanitize(reason, 2000);
+    let suite = Suite {
+        name: format!("loadtest {profile}"),
+        tests: 1,
+        failures: 0,
+        errors: 1,
+        time: "0.000".into(),
+        timestamp: timestamp(&now),
+        properties: vec![
+            ("profile", profile.to_string()),
+            ("host", host.to_string()),
+            ("run_id", run_id.to_string()),
+            ("tool_version", env!("CARGO_PKG_VERSION").to_string()),
+            ("verdict", "invalid".into()),
+        ],
+        cases: vec![Case {
+            classname: "run".into(),
+            name: "run could be judged".into(),
+            failure: None,
+            error: Some(reason.clone()),
+            detail: reason.clone(),
+        }],
+        system_out: format!("could not be judged: {reason}\n"),
+    };
+    render_suite(&suite)
+}
+
+fn render_suite(suite: &Suite) -> Result<String, ExportError> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("xml"));
+    env.set_formatter(xml_formatter);
+    let template_error = |e: Error| ExportError::Template(e.to_string());
+    env.add_template("junit.xml", TEMPLATE)
+        .map_err(template_error)?;
+    env.get_template("junit.xml")
+        .and_then(|t| t.render(minijinja::context! { suite => suite }))
+        .map_err(template_error)
+}
+
 /// Verdict line, flow table and the flows' error samples, as plain text.
 fn system_out(r: &RunRecord) -> String {
     let mut out = format!("{}\n\n{}", console::verdict_line(r), console::flow_table(r));
@@ -175,15 +228,7 @@ impl Exporter for JunitExporter {
     }
 
     fn render(&self, record: &RunRecord) -> Result<String, ExportError> {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|_| AutoEscape::Custom("xml"));
-        env.set_formatter(xml_formatter);
-        let template_error = |e: Error| ExportError::Template(e.to_string());
-        env.add_template("junit.xml", TEMPLATE)
-            .map_err(template_error)?;
-        env.get_template("junit.xml")
-            .and_then(|t| t.render(minijinja::context! { suite => suite(record) }))
-            .map_err(template_error)
+        render_suite(&suite(record))
     }
 }
 
