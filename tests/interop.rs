@@ -18,7 +18,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::secrets::{assert_no_secret, run_outputs};
-use loadtest::contract::Contract;
 use loadtest::record::RunRecord;
 
 const USERS: usize = 3;
@@ -177,18 +176,21 @@ fn count_rows(db: &Path, table: &str) -> u64 {
     })
 }
 
-/// `loadtest smoke` with `USERS` users for 3 s against `server`, driven by `contract`; no
-/// metrics scrape, so every request the server sees belongs to a flow.
-fn smoke(server: &Server, contract: &Path, out: &Path) -> Output {
+/// `loadtest run PROFILE` (tests/interop/profiles.toml) with `USERS` users for 3 s against
+/// `server`, driven by `contract`; no metrics scrape, so every request the server sees belongs
+/// to a flow.
+fn run(server: &Server, profile: &str, contract: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["smoke", "--users", &USERS.to_string(), "--duration", "3s"])
         .args([
-            "--quiet",
-            "--no-server-metrics",
-            "--host",
-            &server.url,
-            "--contract",
+            "run",
+            profile,
+            "--users",
+            &USERS.to_string(),
+            "--duration",
+            "3s",
         ])
+        .args(["--quiet", "--no-server-metrics", "--host", &server.url])
+        .arg("--contract")
         .arg(contract)
         .arg("--profiles")
         .arg(repo("tests/interop/profiles.toml"))
@@ -201,8 +203,52 @@ fn smoke(server: &Server, contract: &Path, out: &Path) -> Output {
         .expect("run loadtest")
 }
 
-fn method_name(m: loadtest::contract::Method) -> String {
-    format!("{m:?}").to_uppercase()
+/// One endpoint a flow sends to, read straight from the contract file (independently of
+/// loadtest's own parser): the flow it counts under, method, path and success statuses.
+#[derive(Debug, Clone)]
+struct Route {
+    flow: String,
+    key: (String, String),
+    success: Vec<u16>,
+}
+
+fn route(flow: &str, step: &toml::Value) -> Route {
+    let text = |k: &str| step[k].as_str().unwrap().to_string();
+    Route {
+        flow: flow.to_string(),
+        key: (text("method").to_uppercase(), text("path")),
+        success: step["success"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_integer().unwrap() as u16)
+            .collect(),
+    }
+}
+
+/// Every route of a contract: each flow's own step; its pre-steps under the `prepare` flow;
+/// and the logout-reuse check, which re-sends validation and must get 401 or 403.
+fn routes(contract: &Path) -> Vec<Route> {
+    let doc: toml::Value = toml::from_str(&std::fs::read_to_string(contract).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for flow in ["signup", "login", "validate", "refresh", "logout"] {
+        let Some(step) = doc.get(flow) else { continue };
+        out.push(route(flow, step));
+        for pre in step
+            .get("pre")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+        {
+            out.push(route("prepare", pre));
+        }
+    }
+    if doc.get("logout").is_some() {
+        let mut reuse = route("logout-reuse", &doc["validate"]);
+        reuse.success = vec![401, 403];
+        out.push(reuse);
+    }
+    out
 }
 
 /// One API shape: a server script, the contract that drives it, and where its users live.
@@ -212,6 +258,7 @@ struct Shape {
     script: &'static str,
     modules: &'static str,
     contract: &'static str,
+    profile: &'static str,
     database: &'static str,
     users_table: &'static str,
 }
@@ -222,83 +269,96 @@ fn check_shape(shape: &Shape) {
     let Some(mut server) = start(shape.server, shape.script, shape.modules) else {
         return;
     };
-    let contract_path = repo(shape.contract);
-    let contract = Contract::load(Some(&contract_path)).expect("the shipped contract loads");
+    let contract = repo(shape.contract);
     let out_tmp = tempfile::tempdir().unwrap();
     let out = out_tmp.path().join("run");
-    let o = smoke(&server, &contract_path, &out);
-    let record = RunRecord::load(&out.join("run.json"));
+    let o = run(&server, shape.profile, &contract, &out);
     let server_log = std::fs::read_to_string(server.dir.path().join("server.stderr")).unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         o.status.code(),
         Some(0),
-        "{}: loadtest stderr:\n{stderr}\nserver stderr:\n{server_log}",
-        shape.contract
+        "{}: loadtest stderr:\n{}\nserver stderr:\n{server_log}",
+        shape.contract,
+        String::from_utf8_lossy(&o.stderr)
     );
-    let record = record.expect("run.json");
+    let record = RunRecord::load(&out.join("run.json")).expect("run.json");
     server.stop();
     let log = read_access_log(server.dir.path());
+    let name = shape.contract;
 
-    // Every flow: loadtest's requests and successes equal what the server logged for that
-    // endpoint, and nothing failed.
-    let endpoints = [
-        ("signup", Some(&contract.signup)),
-        ("login", Some(&contract.login)),
-        ("validate", Some(&contract.validate)),
-        ("refresh", contract.refresh.as_ref()),
-        ("logout", contract.logout.as_ref()),
-    ];
-    let mut accounted = 0;
-    for (flow, endpoint) in endpoints {
-        let Some(endpoint) = endpoint else {
-            assert!(record.flow(flow).is_none(), "{flow} is not in the contract");
-            continue;
-        };
-        let Some(f) = record.flow(flow) else {
-            panic!("{}: no {flow} flow in the run", shape.contract);
-        };
-        let key = (method_name(endpoint.method), endpoint.path.clone());
-        let statuses = log.counts.get(&key).cloned().unwrap_or_default();
-        let logged: u64 = statuses.values().sum();
-        let logged_ok: u64 = statuses
-            .iter()
-            .filter(|(s, _)| endpoint.success.contains(s))
-            .map(|(_, n)| n)
-            .sum();
+    // Every flow: loadtest's requests and successes equal what the server logged for the
+    // flow's endpoints, and nothing failed; every request the server logged belongs to a flow.
+    let routes = routes(&contract);
+    for f in &record.flows {
+        let mine: Vec<&Route> = routes.iter().filter(|r| r.flow == f.name).collect();
+        assert!(!mine.is_empty(), "{name}: flow {} has no route", f.name);
+        let mut ok = 0;
+        let mut seen = Vec::new();
+        for r in mine {
+            if seen.contains(&&r.key) {
+                continue;
+            }
+            seen.push(&r.key);
+            // A status at this endpoint may count for only one flow.
+            for other in routes.iter().filter(|o| o.key == r.key && o.flow != r.flow) {
+                assert!(
+                    r.success.iter().all(|s| !other.success.contains(s)),
+                    "{name}: {} and {} share {:?} and a success status",
+                    r.flow,
+                    other.flow,
+                    r.key
+                );
+            }
+            let statuses = log.counts.get(&r.key).cloned().unwrap_or_default();
+            ok += statuses
+                .iter()
+                .filter(|(s, _)| r.success.contains(s))
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        }
         assert_eq!(
-            (f.requests, f.ok, f.failed),
-            (logged, logged_ok, 0),
-            "{} {flow}: loadtest (requests, ok, failed) vs the server's access log {key:?} {statuses:?}; errors {:?} {:?}",
-            shape.contract,
+            (f.ok, f.failed),
+            (ok, 0),
+            "{name} {}: loadtest (ok, failed) vs the server's access log {:?}; errors {:?} {:?}",
+            f.name,
+            log.counts,
             f.errors,
             f.error_samples
         );
-        assert!(f.ok > 0, "{} {flow}: no successful request", shape.contract);
-        accounted += f.requests;
+        assert!(f.ok > 0, "{name} {}: no successful request", f.name);
     }
+    let requests: u64 = record.flows.iter().map(|f| f.requests).sum();
     assert_eq!(
-        accounted, log.total,
-        "{}: the server answered requests that no flow counted: {:?}",
-        shape.contract, log.counts
+        requests, log.total,
+        "{name}: loadtest's requests vs the server's access log {:?}",
+        log.counts
     );
+    for r in &routes {
+        let logs_out = shape.profile.contains("logout");
+        if logs_out || !matches!(r.flow.as_str(), "logout" | "logout-reuse") {
+            assert!(
+                record.flow(&r.flow).is_some(),
+                "{name}: flow {} did not run",
+                r.flow
+            );
+        }
+    }
     // Signups: one per virtual user, each a row in the server's user table.
     let signup = record.flow("signup").unwrap();
     let rows = count_rows(&server.dir.path().join(shape.database), shape.users_table);
     assert_eq!(
         (signup.ok, rows),
         (USERS as u64, USERS as u64),
-        "{}: successful signups vs rows in {}",
-        shape.contract,
+        "{name}: successful signups vs rows in {}",
         shape.users_table
     );
     assert_eq!(record.outcome.verdict, "pass");
 
-    // No password, token or cookie the server saw or issued in anything loadtest wrote or printed.
+    // No password, token, cookie or CSRF value the server saw or issued in anything loadtest
+    // wrote or printed.
     assert!(
         !log.issued.is_empty(),
-        "{}: the server issued no token",
-        shape.contract
+        "{name}: the server issued no secret"
     );
     assert_no_secret(&run_outputs(&out, &o), &log.issued);
 }
@@ -310,6 +370,7 @@ fn bearer_json_djoser_simplejwt() {
         script: "django_server.py",
         modules: "django, djoser, rest_framework_simplejwt, allauth, uvicorn",
         contract: "scenarios/contracts/djoser-jwt.toml",
+        profile: "smoke",
         database: "django.db",
         users_table: "auth_user",
     });
@@ -322,6 +383,7 @@ fn oauth2_password_form_fastapi_users() {
         script: "fastapi_users_server.py",
         modules: "fastapi_users, fastapi_users_db_sqlalchemy, aiosqlite, uvicorn",
         contract: "scenarios/contracts/fastapi-users-bearer.toml",
+        profile: "smoke",
         database: "users.db",
         users_table: "user",
     });

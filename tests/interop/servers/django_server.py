@@ -71,6 +71,7 @@ settings.configure(
     ACCOUNT_SIGNUP_FIELDS=["username*", "email*", "password1*", "password2*"],
     ACCOUNT_EMAIL_VERIFICATION="none",
     ACCOUNT_RATE_LIMITS=False,
+    ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS=False,
     LOGIN_REDIRECT_URL="/auth/users/me/",
     USE_TZ=True,
 )
