@@ -77,8 +77,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Html)]
     pub format: Format,
 
-    /// Output file, or - for stdout. Default: report.html / summary.md / junit.xml next to
-    /// the input (json: stdout).
+    /// Output file, or - for stdout. Default: report.html / summary.md / junit.xml /
+    /// latency.hlog next to the input (json: stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

@@ -1,5 +1,5 @@
-//! `write_outputs` (what every run calls): run.json plus report.html, summary.md and
-//! junit.xml next to it, and the summary appended to `$GITHUB_STEP_SUMMARY`.
+//! `write_outputs` (what every run calls): run.json plus report.html, summary.md, junit.xml
+//! and latency.hlog next to it, and the summary appended to `$GITHUB_STEP_SUMMARY`.
 //! One test in this binary, because it sets an environment variable.
 
 use loadtest::commands::run::write_outputs;
@@ -19,7 +19,13 @@ fn every_run_writes_all_reports_and_the_step_summary() {
         .collect();
     assert_eq!(
         names,
-        ["run.json", "report.html", "summary.md", "junit.xml"]
+        [
+            "run.json",
+            "report.html",
+            "summary.md",
+            "junit.xml",
+            "latency.hlog"
+        ]
     );
     for p in &written {
         assert_eq!(p.parent(), Some(dir.path()));
@@ -43,6 +49,6 @@ fn every_run_writes_all_reports_and_the_step_summary() {
     // Unset: nothing appended, reports still written.
     std::env::remove_var("GITHUB_STEP_SUMMARY");
     let again = tempfile::tempdir().unwrap();
-    assert_eq!(write_outputs(&record, again.path()).unwrap().len(), 4);
+    assert_eq!(write_outputs(&record, again.path()).unwrap().len(), 5);
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), appended);
 }

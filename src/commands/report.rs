@@ -1,4 +1,4 @@
-//! `loadtest report RUN.json [--format html|md|junit|json] [--out FILE]`: re-render a saved
+//! `loadtest report RUN.json [--format html|md|junit|hlog|json] [--out FILE]`: re-render a saved
 //! run. Bad input (unreadable or invalid run.json) is exit 2 with one line on stderr.
 
 use std::io::Write;

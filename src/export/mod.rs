@@ -2,7 +2,8 @@
 //! re-rendered. One [`Exporter`] trait, one small module per format (hyperfine's
 //! `src/export/` is the model): [`html`] (self-contained page with inline SVG [`charts`]),
 //! [`markdown`] (PR comment / `$GITHUB_STEP_SUMMARY`), [`junit`] (one test case per
-//! threshold rule) and [`json`] (the record itself). Comparisons (baseline vs candidate
+//! threshold rule), [`hlog`] (HdrHistogram interval log, one tag per flow) and [`json`] (the
+//! record itself). Comparisons (baseline vs candidate
 //! runs) have their own renderers outside the trait, since they read a `Comparison` plus
 //! both sides' runs: [`compare_html`] and [`compare_junit`].
 //!
@@ -13,6 +14,7 @@ pub mod capacity;
 pub mod charts;
 pub mod compare_html;
 pub mod compare_junit;
+pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -68,6 +70,8 @@ pub enum Format {
     Junit,
     /// The run record itself, pretty-printed (run.json).
     Json,
+    /// HdrHistogram interval log, one tag per flow, one line per second (latency.hlog).
+    Hlog,
 }
 
 impl Format {
@@ -77,13 +81,14 @@ impl Format {
             Format::Markdown => Box::new(markdown::MarkdownExporter),
             Format::Junit => Box::new(junit::JunitExporter),
             Format::Json => Box::new(json::JsonExporter),
+            Format::Hlog => Box::new(hlog::HlogExporter),
         }
     }
 }
 
 /// The reports every run writes next to its `run.json`.
 pub fn run_reports() -> Vec<Box<dyn Exporter>> {
-    [Format::Html, Format::Markdown, Format::Junit]
+    [Format::Html, Format::Markdown, Format::Junit, Format::Hlog]
         .into_iter()
         .map(Format::exporter)
         .collect()
