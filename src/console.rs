@@ -45,6 +45,15 @@ pub fn flow_table(r: &RunRecord) -> String {
     out
 }
 
+/// Open-model figures (target vs achieved rate, late, dropped, send lag); empty for a
+/// closed-model run.
+pub fn rate_line(r: &RunRecord) -> String {
+    r.meta
+        .rate
+        .as_ref()
+        .map_or(String::new(), |rate| format!("{}\n", rate.describe()))
+}
+
 /// How many requests waited out a backoff first; empty when none did.
 pub fn backoff_line(r: &RunRecord) -> String {
     match r.meta.delayed_retries {
@@ -91,7 +100,7 @@ pub fn verdict_line(r: &RunRecord) -> String {
         }
     };
     if let Some(reason) = &r.outcome.reason {
-        line.push_str(&format!(" — {}", sanitize(reason, 300)));
+        line.push_str(&format!(" — {}", sanitize(reason, 1000)));
     }
     if r.outcome.partial {
         line.push_str(" [partial run]");

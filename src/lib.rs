@@ -7,6 +7,7 @@ pub mod bench_summary;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod conclude;
 pub mod console;
 pub mod contract;
 pub mod error;

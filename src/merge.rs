@@ -13,13 +13,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::attack::recorder::Flow;
+use crate::conclude::{conclude, Stop, StopKind};
 use crate::error::Failure;
 use crate::histogram::{decode, encode, new_histogram, Summary};
 use crate::profile::Profile;
 use crate::record::{
     FlowRecord, Meta, Outcome, Phase, RateStats, RunRecord, SecondRecord, ShardMeta,
 };
-use crate::thresholds::{judge, Rule};
+use crate::thresholds::Rule;
 
 /// Each shard's slice of the user-name space: shard `i` numbers its users from
 /// `i * USER_SPACE_PER_SHARD`, so emails (`lt-{run}-{user}@…`) never collide across shards.
@@ -899,38 +900,30 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
                 })
         })
         .collect::<Result<_, _>>()?;
-    record.thresholds = judge(&rules, &record);
-    record.recovery = crate::phases::recovery(&record, &rules);
-
-    let reasons: Vec<String> = shards
+    // Each shard's early stop, named by shard; the merged run is judged once on the sum.
+    let stops: Vec<Stop> = shards
         .iter()
         .filter_map(|s| {
             let i = s.record.meta.shard.as_ref()?.index?;
             let why = s.record.outcome.reason.as_ref()?;
-            Some(format!("shard {i}/{count}: {why}"))
+            let kind = if s.record.outcome.verdict == "invalid" {
+                StopKind::Unjudgeable
+            } else if why.starts_with("aborted early") {
+                StopKind::Aborted
+            } else if s.record.outcome.partial {
+                StopKind::Interrupted
+            } else {
+                // A complete shard's own fail reasons are re-judged on the merged data.
+                return None;
+            };
+            Some(Stop {
+                kind,
+                reason: format!("shard {i}/{count}: {why}"),
+            })
         })
         .collect();
-    let invalid = shards.iter().any(|s| s.record.outcome.verdict == "invalid");
-    let aborted = shards.iter().any(|s| {
-        s.record
-            .outcome
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("aborted early"))
-    });
-    let passed = record.thresholds.iter().all(|v| v.passed);
-    record.outcome = Outcome {
-        verdict: if invalid {
-            "invalid"
-        } else if passed && !aborted {
-            "pass"
-        } else {
-            "fail"
-        }
-        .to_string(),
-        partial: shards.iter().any(|s| s.record.outcome.partial),
-        reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-    };
+    record.outcome.partial = shards.iter().any(|s| s.record.outcome.partial);
+    conclude(&mut record, &rules, &stops);
     record
         .validate()
         .map_err(|e| Failure::unjudgeable(format!("merged record is inconsistent: {e}")))?;

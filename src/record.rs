@@ -102,6 +102,27 @@ pub struct RateStats {
     pub send_lag_summary: Summary,
 }
 
+impl RateStats {
+    /// One line with the open model's figures: target vs achieved rate, late and dropped
+    /// sends, send-lag p99 (the console, summary.md and report.html all show it).
+    pub fn describe(&self) -> String {
+        let share = if self.target_rps > 0.0 {
+            format!(" ({:.0}%)", 100.0 * self.achieved_rps / self.target_rps)
+        } else {
+            String::new()
+        };
+        format!(
+            "open model: target {:.1} req/s, achieved {:.1} req/s{share}; {} of {} sends late (> 10 ms), {} dropped; send lag p99 {:.1} ms",
+            self.target_rps,
+            self.achieved_rps,
+            self.late,
+            self.sent,
+            self.dropped,
+            self.send_lag_summary.p99
+        )
+    }
+}
+
 /// Where a shard sits in its distributed run (see `docs/DISTRIBUTED.md`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ShardMeta {
@@ -126,6 +147,9 @@ pub struct Phase {
     pub users_from: u32,
     pub users_to: u32,
 }
+
+/// Failure class of a revoked token that was accepted after logout.
+pub const SECURITY_FINDING: &str = "security-finding";
 
 /// How the run ended and what was decided.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

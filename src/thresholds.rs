@@ -300,6 +300,8 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
     }
     let scope = if scope.eq_ignore_ascii_case("all") {
         "all"
+    } else if scope.eq_ignore_ascii_case("each") {
+        "each"
     } else if scope.eq_ignore_ascii_case("server") {
         "server"
     } else {
@@ -497,9 +499,41 @@ pub struct Verdict {
 /// Judges every rule. A rule whose flow is not in the run, or whose metric has
 /// no (finite) data, fails with a reason rather than passing silently. Flow
 /// names are matched case-insensitively.
+///
+/// Scope `each` is one rule per flow of the run (`each: error-rate<1%` → `signup:
+/// error-rate<1%`, `login: …`), each its own verdict line; flows without data are left out
+/// (all of them without data is one failing `no data` line).
 pub fn judge(rules: &[Rule], obs: &dyn Observations) -> Vec<Verdict> {
     let flows = obs.flows();
-    rules.iter().map(|r| judge_one(r, &flows, obs)).collect()
+    let mut out = Vec::new();
+    for rule in rules {
+        if rule.scope != "each" {
+            out.push(judge_one(rule, &flows, obs));
+            continue;
+        }
+        let body = rule
+            .text
+            .split_once(':')
+            .map_or("", |(_, b)| b.trim_start());
+        let per_flow: Vec<Verdict> = flows
+            .iter()
+            .map(|f| {
+                let one = Rule {
+                    scope: f.clone(),
+                    text: format!("{f}: {body}"),
+                    ..rule.clone()
+                };
+                judge_one(&one, &flows, obs)
+            })
+            .filter(|v| v.observed.is_some())
+            .collect();
+        if per_flow.is_empty() {
+            out.push(judge_one(rule, &["each".to_string()], obs));
+        } else {
+            out.extend(per_flow);
+        }
+    }
+    out
 }
 
 fn judge_one(rule: &Rule, flows: &[String], obs: &dyn Observations) -> Verdict {
@@ -959,7 +993,7 @@ mod tests {
     fn toml_files() {
         let set = ThresholdSet::defaults().unwrap();
         let texts: Vec<&str> = set.rules.iter().map(|r| r.text.as_str()).collect();
-        let want = "all: p95<500ms,all: p99<1000ms,signup: p95<1000ms,login: p95<500ms,validate: p95<100ms,all: error-rate<1%";
+        let want = "all: p95<500ms,all: p99<1000ms,signup: p95<1000ms,login: p95<500ms,validate: p95<100ms,all: error-rate<1%,each: error-rate<1%";
         assert_eq!(texts.join(","), want);
         let load = |t: &str| {
             ThresholdSet::from_toml_str(t, "t.toml")

@@ -1,7 +1,7 @@
 //! The auth flows as Goose transactions: each virtual user signs up once with a unique
 //! identity, logs in, then loops: every iteration picks validate, login, refresh or logout at
-//! random by the profile's weights (a per-user generator seeded from the run's `--seed`), so any
-//! window of the run has the profile's mix. A failing signup, login or refresh makes the user
+//! random by the profile's weights (a shuffled deck per user, seeded from the run's `--seed`),
+//! so any window of the run has the profile's mix. A failing signup, login or refresh makes the user
 //! back off (exponential, capped, jittered) before its next request. Every request is timed
 //! here, into the HDR [`Recorder`], and its success decided by the contract — and Goose is told
 //! the same verdict, so both sets of counts agree.
@@ -20,8 +20,7 @@ use super::recorder::{Flow, Outcome, Recorder};
 use crate::contract::{extract, render, BodyFormat, Contract, Endpoint, Method, Vars};
 use crate::profile::Weights;
 
-/// Failure class of a revoked token that was accepted after logout.
-pub const SECURITY_FINDING: &str = "security-finding";
+pub use crate::record::SECURITY_FINDING;
 
 /// Largest response body read; beyond it the body is dropped (a hostile 100 MB body is never
 /// buffered whole).
@@ -76,6 +75,8 @@ struct UserState {
     refresh: Option<String>,
     /// Picks the looped flow and jitters backoff; seeded from the run seed and user index.
     rng: Option<StdRng>,
+    /// Cards left in this user's deck of looped flows (see [`UserState::pick`]).
+    deck: [u64; 4],
     /// Consecutive failures of signup, login or refresh.
     failures: u32,
     /// Backing off: the next request waits until then.
@@ -93,23 +94,46 @@ enum Looped {
 
 impl UserState {
     /// Picks the next looped flow at random by weight (validate when every weight is 0).
+    ///
+    /// Like drawing cards from a shuffled deck that holds each flow's weight (reduced by the
+    /// weights' greatest common divisor; 45 validate, 4 login, 1 refresh for 90/8/2): the
+    /// order is random, and every deck of iterations has exactly the profile's mix, so even
+    /// the first seconds of a run on a slow target do. Weights whose reduced sum exceeds
+    /// [`MAX_DECK`] are drawn independently instead.
     fn pick(&mut self, w: &Weights) -> Looped {
-        let choices = [
-            (w.validate, Looped::Validate),
-            (w.login, Looped::Login),
-            (w.refresh, Looped::Refresh),
-            (w.logout, Looped::Logout),
+        const FLOWS: [Looped; 4] = [
+            Looped::Validate,
+            Looped::Login,
+            Looped::Refresh,
+            Looped::Logout,
         ];
-        let total: u64 = choices.iter().map(|c| u64::from(c.0)).sum();
-        let Some(rng) = self.rng.as_mut().filter(|_| total > 0) else {
+        let weights = [w.validate, w.login, w.refresh, w.logout].map(u64::from);
+        let divisor = weights.iter().fold(0, |g, &x| gcd(g, x));
+        if divisor == 0 {
+            return Looped::Validate;
+        }
+        let reduced = weights.map(|x| x / divisor);
+        let deck_size: u64 = reduced.iter().sum();
+        let Some(rng) = self.rng.as_mut() else {
             return Looped::Validate;
         };
-        let mut x = rng.gen_range(0..total);
-        for (weight, flow) in choices {
-            if x < u64::from(weight) {
-                return flow;
+        let draw_from = if deck_size > MAX_DECK {
+            weights
+        } else {
+            if self.deck.iter().sum::<u64>() == 0 {
+                self.deck = reduced;
             }
-            x -= u64::from(weight);
+            self.deck
+        };
+        let mut x = rng.gen_range(0..draw_from.iter().sum::<u64>());
+        for (i, count) in draw_from.iter().enumerate() {
+            if x < *count {
+                if deck_size <= MAX_DECK {
+                    self.deck[i] -= 1;
+                }
+                return FLOWS[i];
+            }
+            x -= count;
         }
         Looped::Validate
     }
@@ -125,6 +149,17 @@ impl UserState {
         self.failures = self.failures.saturating_add(1);
         let unit = self.rng.as_mut().map_or(0.5, |r| r.gen::<f64>());
         self.retry_at = Some(Instant::now() + backoff_delay(self.failures, unit));
+    }
+}
+
+/// Largest deck of looped flows (reduced weights' sum) drawn without replacement.
+pub const MAX_DECK: u64 = 10_000;
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -690,18 +725,49 @@ mod tests {
         };
         let mut st = user(7, 3);
         let picks: Vec<Looped> = (0..20_000).map(|_| st.pick(&w)).collect();
-        let share = |f: Looped| picks.iter().filter(|p| **p == f).count() as f64 / 20_000.0;
-        // Binomial standard error at n = 20 000 is ≤ 0.35 points: 1.5 points is > 4 σ.
-        assert!((share(Looped::Validate) - 0.90).abs() < 0.015);
-        assert!((share(Looped::Login) - 0.08).abs() < 0.015);
-        assert!((share(Looped::Refresh) - 0.02).abs() < 0.01);
-        assert_eq!(share(Looped::Logout), 0.0);
+        // Every deck of 50 (45 + 4 + 1) holds exactly the mix, in a random order.
+        for deck in picks.chunks(50) {
+            let n = |f: Looped| deck.iter().filter(|p| **p == f).count();
+            assert_eq!(
+                [
+                    n(Looped::Validate),
+                    n(Looped::Login),
+                    n(Looped::Refresh),
+                    n(Looped::Logout)
+                ],
+                [45, 4, 1, 0]
+            );
+        }
+        assert_ne!(picks[..50], picks[50..100], "each deck is shuffled anew");
         let mut again = user(7, 3);
         let repeat: Vec<Looped> = (0..20_000).map(|_| again.pick(&w)).collect();
         assert_eq!(picks, repeat);
         let mut other = user(7, 4);
         let different: Vec<Looped> = (0..200).map(|_| other.pick(&w)).collect();
         assert_ne!(&picks[..200], &different[..]);
+    }
+
+    #[test]
+    fn huge_reduced_weights_are_drawn_independently() {
+        let w = Weights {
+            validate: 99_991,
+            login: 9,
+            refresh: 0,
+            logout: 0,
+        };
+        let mut st = user(3, 0);
+        let logins = (0..100_000)
+            .filter(|_| st.pick(&w) == Looped::Login)
+            .count();
+        // Expected 9; Poisson tail beyond 40 is < 1e-12.
+        assert!(logins < 40, "{logins}");
+        let none = Weights {
+            validate: 0,
+            login: 0,
+            refresh: 0,
+            logout: 0,
+        };
+        assert_eq!(st.pick(&none), Looped::Validate);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Driving load with Goose: preflight, the attack itself, live progress, early aborts, the
 //! watchdog, and turning what was recorded into a [`RunRecord`].
 
+pub mod abort;
 pub mod flows;
 pub mod pacing;
 pub mod recorder;
@@ -13,12 +14,13 @@ use std::time::Duration;
 use goose::config::GooseConfiguration;
 use goose::prelude::{GooseAttack, GooseCoordinatedOmissionMitigation};
 
+use crate::conclude::{conclude, Stop, StopKind};
 use crate::contract::Contract;
 use crate::error::Failure;
 use crate::histogram::quantile_ms;
 use crate::profile::Profile;
 use crate::record::{Meta, Outcome, RunRecord, SCHEMA_VERSION};
-use crate::thresholds::{breached_clearly, judge, Metric, Observations, Rule};
+use crate::thresholds::Rule;
 use flows::{
     active_flows, effective_weights, generate_password, scenario, watchdog_limit, FlowContext,
 };
@@ -76,41 +78,6 @@ pub async fn preflight(host: &str) -> Result<(), Failure> {
         Err(_) => Err(Failure::unjudgeable(format!(
             "target {host} is unreachable: no answer to a TCP connect within 3 s"
         ))),
-    }
-}
-
-/// Live observations for early aborts: the run so far.
-struct LiveObs<'a>(&'a Live);
-
-impl Observations for LiveObs<'_> {
-    fn flows(&self) -> Vec<String> {
-        self.0
-            .flows
-            .iter()
-            .map(|f| f.flow.name().to_string())
-            .collect()
-    }
-
-    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
-        let flows: Vec<_> = self
-            .0
-            .flows
-            .iter()
-            .filter(|f| scope == "all" || f.flow.name().eq_ignore_ascii_case(scope))
-            .collect();
-        let requests: u64 = flows.iter().map(|f| f.requests).sum();
-        match metric {
-            Metric::Percentile(p) => {
-                let mut h = crate::histogram::new_histogram();
-                for f in &flows {
-                    h.add(&f.all).ok()?;
-                }
-                quantile_ms(&h, p / 100.0)
-            }
-            Metric::ErrorRate => (requests > 0)
-                .then(|| flows.iter().map(|f| f.failed).sum::<u64>() as f64 / requests as f64),
-            _ => None,
-        }
     }
 }
 
@@ -209,10 +176,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     let monitor = {
         let recorder = recorder.clone();
         let stop = stop.clone();
-        let rules = plan.rules.clone();
-        let abort_early = plan.abort_early;
+        let mut gate = plan
+            .abort_early
+            .then(|| abort::AbortGate::new(plan.rules.clone(), profile.first_ramp_end()));
         let progress = plan.progress;
-        let judge_from = profile.first_ramp_end() + Duration::from_secs(2);
         let limit = watchdog_limit(planned);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -247,21 +214,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                         false,
                     );
                 }
-                if abort_early && live.elapsed >= judge_from && n.is_multiple_of(2) {
-                    let obs = LiveObs(&live);
-                    for rule in &rules {
-                        if let Some(v) = obs.observe(&rule.scope, &rule.metric) {
-                            if breached_clearly(rule, v, rule.limit) {
-                                stop(
-                                    format!(
-                                        "aborted early: '{}' clearly breached (observed {})",
-                                        rule.text,
-                                        rule.format_value(v)
-                                    ),
-                                    false,
-                                );
-                            }
-                        }
+                while let Some((from, to)) = gate.as_ref().and_then(|g| g.due(live.elapsed)) {
+                    let window = recorder.window(from, to);
+                    if let Some(reason) = gate.as_mut().and_then(|g| g.check(&window)) {
+                        stop(reason, false);
                     }
                 }
             }
@@ -341,43 +297,20 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             ph.end_s += shift;
         }
     }
-    record.thresholds = judge(&plan.rules, &record);
-    let all_passed = record.thresholds.iter().all(|v| v.passed);
-    let aborted = stopped
-        .as_ref()
-        .is_some_and(|s| s.0.starts_with("aborted early"));
-    // An open-model run that could not keep its schedule measured a lighter load than asked.
-    let rate_invalid = record.meta.rate.as_ref().and_then(|r| {
-        (stopped.is_none() && r.achieved_rps < 0.9 * r.target_rps).then(|| {
-            format!(
-                "invalid: achieved {:.1} req/s, below 90% of the target {:.1} req/s ({} late, {} dropped); the generator or the target could not keep up — raise --rate-users or lower --rate",
-                r.achieved_rps, r.target_rps, r.late, r.dropped
-            )
+    let stops: Vec<Stop> = stopped
+        .into_iter()
+        .map(|(reason, unjudgeable)| Stop {
+            kind: if unjudgeable {
+                StopKind::Unjudgeable
+            } else if reason.starts_with("aborted early") {
+                StopKind::Aborted
+            } else {
+                StopKind::Interrupted
+            },
+            reason,
         })
-    });
-    let findings: u64 = record
-        .flows
-        .iter()
-        .map(|f| f.class_count(flows::SECURITY_FINDING))
-        .sum();
-    if findings > 0 && stopped.is_none() {
-        record.outcome.verdict = "fail".into();
-        record.outcome.reason = Some(format!(
-            "SECURITY FINDING: {findings} revoked token(s) accepted right after logout (sessions or caches not invalidated)"
-        ));
-        return Ok(record);
-    }
-    if let Some(reason) = rate_invalid {
-        record.outcome.reason = Some(reason);
-        record.outcome.verdict = "invalid".into();
-        return Ok(record);
-    }
-    record.outcome.verdict = match stopped {
-        Some((_, true)) => "invalid",
-        _ if all_passed && !aborted => "pass",
-        _ => "fail",
-    }
-    .to_string();
+        .collect();
+    conclude(&mut record, &plan.rules, &stops);
     Ok(record)
 }
 

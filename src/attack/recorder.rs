@@ -102,7 +102,16 @@ pub struct LiveFlow {
     pub recent: Histogram<u64>,
 }
 
-/// A point-in-time view for progress lines and early aborts.
+/// One flow over a few whole seconds ([`Recorder::window`]).
+#[derive(Debug, Clone)]
+pub struct WindowFlow {
+    pub flow: Flow,
+    pub requests: u64,
+    pub failed: u64,
+    pub hist: Histogram<u64>,
+}
+
+/// A point-in-time view for progress lines.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub elapsed: Duration,
@@ -269,6 +278,32 @@ impl Recorder {
             flows,
             connect_errors,
         }
+    }
+
+    /// Per flow, what completed in the seconds `from..to` (flows without requests there are
+    /// left out): the evidence one early-abort window judges.
+    pub fn window(&self, from: u64, to: u64) -> Vec<WindowFlow> {
+        let mut out = Vec::new();
+        for flow in Flow::ALL {
+            let st = lock(&self.flows[flow.index()]);
+            let mut w = WindowFlow {
+                flow,
+                requests: 0,
+                failed: 0,
+                hist: new_histogram(),
+            };
+            for sec in from as usize..(to as usize).min(st.per_second.len()) {
+                w.requests += st.sec_requests[sec];
+                w.failed += st.sec_errors[sec];
+                if let Some(h) = &st.per_second[sec] {
+                    let _ = w.hist.add(h);
+                }
+            }
+            if w.requests > 0 {
+                out.push(w);
+            }
+        }
+        out
     }
 
     /// Active users per second, padded to `seconds` entries.

@@ -241,10 +241,10 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         user_offset: s.user_offset(),
         profile_plan: full_plan.clone(),
     });
-    record.recovery = crate::phases::recovery(&record, &plan.rules);
     let written = write_outputs(&record, &out_dir)?;
     println!();
     print!("{}", console::flow_table(&record));
+    print!("{}", console::rate_line(&record));
     print!("{}", console::backoff_line(&record));
     print!("{}", console::server_table(&record));
     println!();

@@ -63,6 +63,9 @@ struct Page {
     verdict_class: &'static str,
     partial: bool,
     reason: Option<String>,
+    /// Open model: target vs achieved rate, late and dropped sends, send lag.
+    rate: Option<String>,
+    delayed_retries: u64,
     failed_rules: usize,
     flows: Vec<FlowRow>,
     thresholds: Vec<ThresholdRow>,
@@ -195,6 +198,8 @@ fn page(r: &RunRecord) -> Result<Page, ExportError> {
         },
         partial: r.outcome.partial,
         reason: r.outcome.reason.clone(),
+        rate: m.rate.as_ref().map(|x| x.describe()),
+        delayed_retries: m.delayed_retries,
         failed_rules: r.thresholds.iter().filter(|v| !v.passed).count(),
         flows,
         thresholds: threshold_rows(r),

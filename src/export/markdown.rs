@@ -81,7 +81,16 @@ impl Exporter for MarkdownExporter {
             md.push_str(" · **partial run**");
         }
         if let Some(reason) = &r.outcome.reason {
-            md.push_str(&format!(" · {}", escape(reason, 200)));
+            md.push_str(&format!(" · {}", escape(reason, 1000)));
+        }
+        if let Some(rate) = &r.meta.rate {
+            md.push_str(&format!("\n\n{}", escape(&rate.describe(), 300)));
+        }
+        if r.meta.delayed_retries > 0 {
+            md.push_str(&format!(
+                "\n\nBackoff: {} request(s) sent only after a backoff wait (a failing signup, login or refresh)",
+                r.meta.delayed_retries
+            ));
         }
         md.push_str(
             "\n\n| flow | requests | errors | req/s | p50 | p90 | p95 | p99 | p99.9 | max |\n",

@@ -90,13 +90,19 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-/// `loadtest serve --hash-cost fast` as a child process on `addr` (port 0 picks one), returned
-/// once it listens, with its URL.
+/// `loadtest serve --hash-cost fast` (unless `extra` names another `--hash-cost`) as a child
+/// process on `addr` (port 0 picks one), returned once it listens, with its URL.
 pub fn serve_child(addr: &str, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+    let cost: &[&str] = if extra.contains(&"--hash-cost") {
+        &[]
+    } else {
+        &["--hash-cost", "fast"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["serve", "--bind", addr, "--hash-cost", "fast"])
+        .args(["serve", "--bind", addr])
+        .args(cost)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
