@@ -81,7 +81,28 @@ fn smoke_against_the_embedded_api_writes_a_consistent_record() {
     }
     assert_eq!(record.flow("signup").unwrap().requests, 1);
     assert!(record.flow("validate").unwrap().requests > record.flow("login").unwrap().requests);
-    assert_eq!(record.thresholds.len(), 6, "default rules judged");
+    // The six default rules, then `each: error-rate<1%` as one line per flow with requests.
+    let rules: Vec<&str> = record.thresholds.iter().map(|v| v.rule.as_str()).collect();
+    assert_eq!(
+        rules[..6],
+        [
+            "all: p95<500ms",
+            "all: p99<1000ms",
+            "signup: p95<1000ms",
+            "login: p95<500ms",
+            "validate: p95<100ms",
+            "all: error-rate<1%"
+        ],
+        "default rules judged"
+    );
+    assert!(
+        rules[6..].starts_with(&[
+            "signup: error-rate<1%",
+            "login: error-rate<1%",
+            "validate: error-rate<1%"
+        ]),
+        "{rules:?}"
+    );
     assert!(record
         .thresholds
         .iter()
