@@ -17,6 +17,7 @@ pub mod merge;
 pub mod phases;
 pub mod profile;
 pub mod record;
+pub mod secrets;
 pub mod server;
 pub mod target;
 pub mod thresholds;

@@ -76,7 +76,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("loadtest: {}", f.one_line());
+            // The one scrubber: no registered secret reaches stderr.
+            eprintln!("loadtest: {}", loadtest::secrets::scrub(&f.one_line()));
             ExitCode::from(f.code)
         }
     }

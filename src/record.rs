@@ -382,8 +382,10 @@ impl RunRecord {
     }
 }
 
-/// Writes a file so that readers never see half of it: temporary sibling, then rename.
+/// Writes a file so that readers never see half of it: temporary sibling, then rename. Every
+/// registered secret is scrubbed from the bytes first ([`crate::secrets`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let bytes = crate::secrets::global().scrub_bytes(bytes);
     let tmp = path.with_extension(format!(
         "{}.partial",
         path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")
@@ -392,7 +394,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         let _ = std::fs::remove_file(&tmp);
         Failure::bad_input(format!("cannot write {}: {e}", path.display()))
     };
-    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::write(&tmp, &bytes).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)
 }
 

@@ -44,6 +44,8 @@ pub struct FlowContext {
     pub weights: Weights,
     /// Seeds every user's flow picker and backoff jitter (`--seed`).
     pub seed: u64,
+    /// The one HTTP client every user sends with: no redirects followed, no cookies.
+    pub client: reqwest::Client,
 }
 
 /// First backoff delay after a failing signup, login or refresh; it doubles with every
@@ -224,32 +226,31 @@ impl FlowContext {
         }
     }
 
-    /// Removes this user's secrets from text that will be kept (error samples).
-    fn redact(&self, st: &UserState, text: &str) -> String {
-        let mut out = text.to_string();
-        let vars = self.vars(st);
-        let redacted_values: Vec<String> = self
-            .contract
-            .headers
-            .iter()
-            .filter(|(k, _)| self.is_redacted(k))
-            .map(|(_, v)| render(v, &vars))
-            .collect();
-        let mut secrets: Vec<&String> =
-            [Some(&self.password), st.token.as_ref(), st.refresh.as_ref()]
-                .into_iter()
-                .flatten()
-                .chain(redacted_values.iter())
-                .collect();
-        // Longest first, so a short secret inside a longer one cannot break its match; values
-        // of 1–3 characters are not secrets worth mangling every sample for.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in secrets {
-            if secret.len() >= 4 {
-                out = out.replace(secret.as_str(), "[redacted]");
+    /// Registers the run-wide secrets with [`crate::secrets`]: the password and the value of
+    /// every secret header that does not depend on a user (per-user parts such as the token are
+    /// registered when captured).
+    pub fn register_secrets(&self) {
+        crate::secrets::register(&self.password);
+        let vars = Vars {
+            password: &self.password,
+            run: &self.run_id,
+            ..Vars::default()
+        };
+        for (k, v) in &self.contract.headers {
+            if self.is_redacted(k) {
+                crate::secrets::register(&render(v, &vars));
             }
         }
-        out
+    }
+
+    /// A response body kept as an error sample: scrubbed whole (values at the endpoint's token
+    /// pointers and secret-looking JSON keys masked) before the recorder cuts it.
+    fn body_sample(&self, ep: &Endpoint, bytes: &[u8]) -> String {
+        let pointers: Vec<&str> = [ep.token.as_deref(), ep.refresh_token.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        crate::secrets::global().scrub_body(bytes, &pointers)
     }
 
     /// Whether a header's value must never be kept: Authorization, the auth header, and every
@@ -358,10 +359,11 @@ impl FlowContext {
                                 } else {
                                     status.to_string()
                                 },
-                                detail: self.redact(
-                                    st,
-                                    &String::from_utf8_lossy(&bytes[..bytes.len().min(512)]),
-                                ),
+                                detail: if self.recorder.wants_sample(flow) {
+                                    self.body_sample(ep, &bytes)
+                                } else {
+                                    String::new()
+                                },
                             }
                         };
                         let body = if want_body || !ok {
@@ -377,7 +379,7 @@ impl FlowContext {
                             class: error_class(&e).to_string(),
                             detail: format!(
                                 "reading the body failed: {}",
-                                self.redact(st, &e.to_string())
+                                crate::secrets::scrub(&e.to_string())
                             ),
                         },
                         None,
@@ -388,7 +390,7 @@ impl FlowContext {
                 None,
                 Outcome::Failed {
                     class: error_class(e).to_string(),
-                    detail: self.redact(st, &e.to_string()),
+                    detail: crate::secrets::scrub(&e.to_string()),
                 },
                 None,
             ),
@@ -446,6 +448,8 @@ impl FlowContext {
         };
         let mut st = st;
         self.recorder.user_started();
+        // The run's shared client follows no redirects (see `attack::http_client`).
+        user.client = self.client.clone();
         let reply = self
             .call(user, Flow::Signup, &self.contract.signup, &st, false, None)
             .await?;
@@ -540,6 +544,9 @@ impl FlowContext {
             .and_then(|p| body.and_then(|b| extract(b, p)));
         if let Some(p) = &ep.refresh_token {
             st.refresh = body.and_then(|b| extract(b, p));
+        }
+        for captured in [&st.token, &st.refresh].into_iter().flatten() {
+            crate::secrets::register_captured(captured);
         }
     }
 

@@ -55,8 +55,39 @@ pub struct AttackPlan {
     pub seed: u64,
 }
 
+/// The HTTP client every virtual user sends with: one connection pool, no cookies, the
+/// request timeout, and NO redirects followed — a 3xx is a response like any other (a failure
+/// class unless the contract lists it as success), so credentials never leave the target's
+/// origin and a redirect loop costs one request.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .user_agent(concat!("loadtest/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Failure::unjudgeable(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Refuses a `--host` carrying credentials (`http://user:pw@host`): they would be sent to
+/// every request's origin and appear in outputs. The message never repeats them.
+pub fn refuse_userinfo(host: &str) -> Result<(), Failure> {
+    let Ok(url) = url::Url::parse(host) else {
+        return Ok(());
+    };
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    if let Some(pw) = url.password() {
+        crate::secrets::register(pw);
+    }
+    Err(Failure::bad_input(
+        "--host must not contain credentials (user:password@): send them as a contract header and name it with --redact",
+    ))
+}
+
 /// Checks the URL and that something accepts TCP connections there, within 3 s.
 pub async fn preflight(host: &str) -> Result<(), Failure> {
+    refuse_userinfo(host)?;
     let url = url::Url::parse(host)
         .map_err(|e| Failure::bad_input(format!("--host '{host}': not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -133,7 +164,9 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         redact_headers: plan.redact_headers.clone(),
         weights: effective_weights(&plan.contract, &plan.profile.weights),
         seed: plan.seed,
+        client: http_client(plan.request_timeout)?,
     });
+    ctx.register_secrets();
     let profile = &plan.profile;
     let planned = profile.duration();
     let internal = |e: goose::GooseError| Failure::unjudgeable(format!("load engine: {e}"));
@@ -227,6 +260,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     let result = attack.execute().await;
     monitor.abort();
     let scraped = scraper.finish().await;
+    scrub_goose_reports(&plan.out_dir);
     let ended_at = time::OffsetDateTime::now_utc();
     let duration = recorder.elapsed();
     let metrics = result.map_err(internal)?;
@@ -312,6 +346,21 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         .collect();
     conclude(&mut record, &plan.rules, &stops);
     Ok(record)
+}
+
+/// Goose writes its own reports; they pass through the scrubber like every file we write.
+fn scrub_goose_reports(dir: &std::path::Path) {
+    for name in ["goose-report.html", "goose-report.json"] {
+        let path = dir.join(name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let scrubbed = crate::secrets::global().scrub_bytes(&bytes);
+            if let std::borrow::Cow::Owned(b) = scrubbed {
+                if let Err(f) = crate::record::write_atomic(&path, &b) {
+                    eprintln!("loadtest: warning: {}", f.one_line());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -64,6 +64,9 @@ pub enum Outcome {
 /// Most error samples kept per flow, and their length.
 const MAX_SAMPLES: usize = 10;
 const MAX_SAMPLE_CHARS: usize = 200;
+/// Failed requests per flow whose text is scrubbed in the hope of a new sample; beyond them
+/// (the same error over and over) no more scrubbing is spent.
+const MAX_SAMPLE_ATTEMPTS: u32 = 200;
 
 #[derive(Default)]
 struct FlowState {
@@ -74,6 +77,7 @@ struct FlowState {
     failed: u64,
     errors: BTreeMap<String, u64>,
     samples: Vec<String>,
+    sample_attempts: u32,
 }
 
 /// Shared by every virtual user of a run.
@@ -157,6 +161,14 @@ impl Recorder {
     /// Seconds since the recorder was created (the run's time origin).
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    /// Whether a failure of `flow` may still become an error sample: callers build (and
+    /// scrub) the sample text only then.
+    pub fn wants_sample(&self, flow: Flow) -> bool {
+        let mut st = lock(&self.flows[flow.index()]);
+        st.sample_attempts = st.sample_attempts.saturating_add(1);
+        st.samples.len() < MAX_SAMPLES && st.sample_attempts <= MAX_SAMPLE_ATTEMPTS
     }
 
     /// Records one finished request.

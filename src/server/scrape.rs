@@ -149,7 +149,11 @@ impl Scraper {
         let Some(url) = config.url.clone() else {
             return Scraper::off();
         };
-        let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+        let client = match reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("loadtest: warning: server metrics not scraped: {e}");
@@ -184,7 +188,7 @@ impl Scraper {
                             return None;
                         }
                         record.errors += 1;
-                        record.last_error = Some(sanitize(&e, 200));
+                        record.last_error = Some(sanitize(&crate::secrets::scrub(&e), 200));
                     }
                 }
                 if last {
