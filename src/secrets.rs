@@ -127,7 +127,9 @@ impl Secrets {
         st.matcher.clone()
     }
 
-    /// Every registered value replaced by [`MASK`], then token-looking words masked.
+    /// Text that came from the target (error samples): every registered value replaced by
+    /// [`MASK`], then token-looking words masked. The tool's own messages (paths of temporary
+    /// folders look like tokens) use [`Self::scrub_registered`].
     pub fn scrub(&self, text: &str) -> String {
         let replaced = match self.matcher() {
             Some(m) => m.replace_all(text, &vec![MASK; m.patterns_len()]),
