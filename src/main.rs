@@ -77,7 +77,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             // The one scrubber: no registered secret reaches stderr.
-            eprintln!("loadtest: {}", loadtest::secrets::global().scrub_registered(&f.one_line()));
+            eprintln!(
+                "loadtest: {}",
+                loadtest::secrets::global().scrub_registered(&f.one_line())
+            );
             ExitCode::from(f.code)
         }
     }

@@ -2,7 +2,7 @@
 //! are never followed (a second listener receives nothing), tokens echoed in failure bodies
 //! never reach any output, `--host` userinfo is refused without being repeated.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use loadtest::record::RunRecord;
+
+mod common;
+use common::secrets::{assert_no_secret, run_outputs};
 
 fn loadtest(args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
@@ -42,36 +45,6 @@ fn run_args(host: &str, out: &Path, extra: &[&str]) -> Vec<String> {
     .collect();
     v.push(out.display().to_string());
     v.extend(extra.iter().map(|s| s.to_string()));
-    v
-}
-
-/// Every file under `dir` (recursively) as text, plus stdout and stderr.
-fn outputs(dir: &Path, o: &Output) -> Vec<(PathBuf, String)> {
-    let mut v = vec![
-        (
-            PathBuf::from("stdout"),
-            String::from_utf8_lossy(&o.stdout).to_string(),
-        ),
-        (
-            PathBuf::from("stderr"),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        ),
-    ];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string();
-                v.push((p, text));
-            }
-        }
-    }
     v
 }
 
@@ -273,13 +246,9 @@ async fn tokens_echoed_in_failure_bodies_never_reach_any_output() {
     );
     let issued = issued.lock().unwrap().clone();
     assert!(issued.len() >= 3, "{issued:?}");
-    let files = outputs(&out, &o);
+    let files = run_outputs(&out, &o);
     assert!(files.iter().any(|(p, _)| p.ends_with("goose-report.html")));
-    for (path, text) in &files {
-        for t in &issued {
-            assert!(!text.contains(t.as_str()), "{} holds {t}", path.display());
-        }
-    }
+    assert_no_secret(&files, &issued);
     println!(
         "{} issued tokens checked in {} outputs",
         issued.len(),
@@ -303,8 +272,9 @@ fn userinfo_in_host_is_refused_and_never_repeated() {
         stderr.contains("--host must not contain credentials"),
         "{stderr}"
     );
-    for (path, text) in outputs(&out, &o) {
-        assert!(!text.contains("pw-very-secret"), "{} leaks", path.display());
-    }
     assert!(!out.exists(), "nothing written");
+    assert_no_secret(
+        &run_outputs(tmp.path(), &o),
+        &["pw-very-secret".to_string()],
+    );
 }

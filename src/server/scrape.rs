@@ -188,7 +188,10 @@ impl Scraper {
                             return None;
                         }
                         record.errors += 1;
-                        record.last_error = Some(sanitize(&crate::secrets::global().scrub_registered(&e), 200));
+                        record.last_error = Some(sanitize(
+                            &crate::secrets::global().scrub_registered(&e),
+                            200,
+                        ));
                     }
                 }
                 if last {
