@@ -20,7 +20,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use redis::AsyncCommands;
 use tokio::runtime::Runtime;
 
-use loadtest::target::auth::token_hash;
+use loadtest::target::auth::{token_digest, TokenDigest};
 use loadtest::target::cache::{connect_redis, AuthCache, CacheConfig, Tier};
 use loadtest::target::store::{Session, User};
 
@@ -42,9 +42,9 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Token hashes as the API computes them (64 hex characters).
-fn hashes(tag: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| token_hash(&format!("{tag}-{i}"))).collect()
+/// Token digests as the API computes them (raw SHA-256, the token cache's key).
+fn hashes(tag: &str, n: usize) -> Vec<TokenDigest> {
+    (0..n).map(|i| token_digest(&format!("{tag}-{i}"))).collect()
 }
 
 fn session(i: usize, now: i64) -> Session {
@@ -177,10 +177,10 @@ fn bench_concurrent(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     cache: &AuthCache,
-    present: &[String],
+    present: &[TokenDigest],
     t: i64,
 ) {
-    let keys: std::sync::Arc<Vec<String>> = std::sync::Arc::new(present.to_vec());
+    let keys: std::sync::Arc<Vec<TokenDigest>> = std::sync::Arc::new(present.to_vec());
     group.throughput(Throughput::Elements((TASKS * GETS_PER_TASK) as u64));
     group.bench_function(
         format!("concurrent_session_hit_{TASKS}x{GETS_PER_TASK}"),

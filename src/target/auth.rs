@@ -95,9 +95,24 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Lower-case hex SHA-256 of a token: what the database stores and the caches key on.
+/// Raw SHA-256 of a token: what the in-process token cache keys on (32 bytes, no allocation).
+pub type TokenDigest = [u8; 32];
+
+/// The SHA-256 digest of a token.
+pub fn token_digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Lower-case hex SHA-256 of a token: what the database stores (and the Redis tier keys on).
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token))
+}
+
+/// The digest behind a stored hex token hash (`None` for anything that is not 64 hex digits).
+pub fn digest_from_hex(hash: &str) -> Option<TokenDigest> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hash, &mut out).ok()?;
+    Some(out)
 }
 
 /// A random opaque token (32 bytes, base64url).

@@ -1,7 +1,9 @@
 //! The cache layer of the reference API (optimized mode only).
 //!
 //! Two caches, each an in-process moka cache, optionally backed by Redis as a second tier:
-//! - token validation: SHA-256 token hash → active session (TTL 5 min by default);
+//! - token validation: raw SHA-256 token digest → active session (TTL 5 min by default); a
+//!   synchronous moka cache keyed by the 32-byte digest, so a memory hit neither allocates nor
+//!   awaits — only the Redis tier is asynchronous;
 //! - users: user id → user row (TTL 15 min by default).
 //!
 //! Logout and password change invalidate both tiers at once, so a revoked token is rejected
@@ -10,10 +12,12 @@
 use std::time::Duration;
 
 use moka::future::Cache;
+use moka::sync::Cache as SyncCache;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::auth::{digest_from_hex, TokenDigest};
 use super::store::{Session, User};
 
 /// Cache sizes and lifetimes.
@@ -61,7 +65,7 @@ pub enum Tier {
 /// Token and user caches with an optional Redis tier.
 #[derive(Clone)]
 pub struct AuthCache {
-    tokens: Cache<String, Session>,
+    tokens: SyncCache<TokenDigest, Session>,
     users: Cache<i64, User>,
     redis: Option<ConnectionManager>,
     /// Key prefix in Redis, unique per cache instance so several servers can share a Redis.
@@ -77,7 +81,7 @@ impl AuthCache {
             None => None,
         };
         Ok(AuthCache {
-            tokens: Cache::builder()
+            tokens: SyncCache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.token_ttl)
                 .build(),
@@ -99,27 +103,27 @@ impl AuthCache {
         self.redis.is_some()
     }
 
-    fn token_key(&self, token_hash: &str) -> String {
-        format!("{}:tok:{token_hash}", self.prefix)
+    fn token_key(&self, digest: &TokenDigest) -> String {
+        format!("{}:tok:{}", self.prefix, hex::encode(digest))
     }
 
     fn user_key(&self, id: i64) -> String {
         format!("{}:user:{id}", self.prefix)
     }
 
-    /// The cached session for a token hash, if it is still valid at `now`.
-    pub async fn get_session(&self, token_hash: &str, now: i64) -> Option<(Session, Tier)> {
-        let found = match self.tokens.get(token_hash).await {
+    /// The cached session for a token digest, if it is still valid at `now`.
+    pub async fn get_session(&self, digest: &TokenDigest, now: i64) -> Option<(Session, Tier)> {
+        let found = match self.tokens.get(digest) {
             Some(s) => Some((s, Tier::Memory)),
             None => {
-                let s: Session = self.redis_get(&self.token_key(token_hash)).await?;
-                self.tokens.insert(token_hash.to_string(), s.clone()).await;
+                let s: Session = self.redis_get(&self.token_key(digest)).await?;
+                self.tokens.insert(*digest, s.clone());
                 Some((s, Tier::Redis))
             }
         };
         match found {
             Some((s, _)) if s.expires_at <= now => {
-                self.tokens.invalidate(token_hash).await;
+                self.tokens.invalidate(digest);
                 None
             }
             other => other,
@@ -127,34 +131,35 @@ impl AuthCache {
     }
 
     /// Caches a validated session.
-    pub async fn put_session(&self, token_hash: &str, session: &Session) {
-        self.tokens
-            .insert(token_hash.to_string(), session.clone())
-            .await;
+    pub async fn put_session(&self, digest: &TokenDigest, session: &Session) {
+        self.tokens.insert(*digest, session.clone());
         let ttl = self.config.token_ttl;
-        self.redis_set(&self.token_key(token_hash), session, ttl)
-            .await;
+        self.redis_set(&self.token_key(digest), session, ttl).await;
     }
 
     /// Drops a token from both tiers (logout, refresh rotation).
-    pub async fn invalidate_session(&self, token_hash: &str) {
+    pub async fn invalidate_session(&self, digest: &TokenDigest) {
         if self.config.skip_invalidation {
             return;
         }
-        self.tokens.invalidate(token_hash).await;
-        self.redis_del(&[self.token_key(token_hash)]).await;
+        self.tokens.invalidate(digest);
+        self.redis_del(&[self.token_key(digest)]).await;
     }
 
-    /// Drops a user and all the given token hashes (password change).
+    /// Drops a user and all the given token hashes (hex, as stored; password change).
     pub async fn invalidate_user(&self, user_id: i64, token_hashes: &[String]) {
         if self.config.skip_invalidation {
             return;
         }
         self.users.invalidate(&user_id).await;
-        for h in token_hashes {
-            self.tokens.invalidate(h.as_str()).await;
+        let digests: Vec<TokenDigest> = token_hashes
+            .iter()
+            .filter_map(|h| digest_from_hex(h))
+            .collect();
+        for d in &digests {
+            self.tokens.invalidate(d);
         }
-        let mut keys: Vec<String> = token_hashes.iter().map(|h| self.token_key(h)).collect();
+        let mut keys: Vec<String> = digests.iter().map(|d| self.token_key(d)).collect();
         keys.push(self.user_key(user_id));
         self.redis_del(&keys).await;
     }

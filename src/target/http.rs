@@ -206,11 +206,12 @@ async fn authenticate(
 ) -> Result<(Claims, Session, String), ApiError> {
     let token = bearer(headers).ok_or(ApiError::InvalidToken)?;
     let claims = st.signer.verify(token).ok_or(ApiError::InvalidToken)?;
-    let hash = auth::token_hash(token);
+    let digest = auth::token_digest(token);
+    let hash = hex::encode(digest);
     let t = now();
     let cached = match &st.cache {
         Some(cache) => {
-            let hit = cache.get_session(&hash, t).await;
+            let hit = cache.get_session(&digest, t).await;
             st.metrics.cache_outcome("token", hit.is_some());
             note_cache(hit.is_some());
             hit.map(|(s, _)| s)
@@ -226,7 +227,7 @@ async fn authenticate(
                 .await?
                 .ok_or(ApiError::InvalidToken)?;
             if let Some(cache) = &st.cache {
-                cache.put_session(&hash, &s).await;
+                cache.put_session(&digest, &s).await;
             }
             s
         }
@@ -284,8 +285,8 @@ async fn refresh(
     if !st.store.revoke_session(session.id).await? {
         return Err(ApiError::InvalidToken);
     }
-    if let Some(cache) = &st.cache {
-        cache.invalidate_session(&old_hash).await;
+    if let (Some(cache), Some(old)) = (&st.cache, auth::digest_from_hex(&old_hash)) {
+        cache.invalidate_session(&old).await;
     }
     st.store
         .audit(Some(session.user_id), "refresh", now())
@@ -296,8 +297,8 @@ async fn refresh(
 async fn logout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
     let (_, session, hash) = authenticate(&st, &headers).await?;
     st.store.revoke_session(session.id).await?;
-    if let Some(cache) = &st.cache {
-        cache.invalidate_session(&hash).await;
+    if let (Some(cache), Some(digest)) = (&st.cache, auth::digest_from_hex(&hash)) {
+        cache.invalidate_session(&digest).await;
     }
     st.store
         .audit(Some(session.user_id), "logout", now())

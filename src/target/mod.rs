@@ -222,7 +222,8 @@ impl AppState {
             exp,
             jti: auth::random_token(),
         });
-        let hash = auth::token_hash(&access);
+        let digest = auth::token_digest(&access);
+        let hash = hex::encode(digest);
         let sid = self
             .store
             .create_session(
@@ -240,7 +241,7 @@ impl AppState {
                 user_id,
                 expires_at: exp,
             };
-            cache.put_session(&hash, &session).await;
+            cache.put_session(&digest, &session).await;
         }
         Ok(json!({
             "access_token": access,
