@@ -44,7 +44,9 @@ fn now() -> i64 {
 
 /// Token digests as the API computes them (raw SHA-256, the token cache's key).
 fn hashes(tag: &str, n: usize) -> Vec<TokenDigest> {
-    (0..n).map(|i| token_digest(&format!("{tag}-{i}"))).collect()
+    (0..n)
+        .map(|i| token_digest(&format!("{tag}-{i}")))
+        .collect()
 }
 
 fn session(i: usize, now: i64) -> Session {
