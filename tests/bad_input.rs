@@ -797,6 +797,72 @@ fn contract_cases(c: &mut Catalogue) {
             ),
             &["c-body.toml", "validate.fields"],
         ),
+        (
+            "unsupported version",
+            "c-version.toml",
+            edit("name = \"reference\"", "version = 3\nname = \"reference\""),
+            &["c-version.toml", "version = 3"],
+        ),
+        (
+            "capture with two sources",
+            "c-capture.toml",
+            edit("[validate]\n", "capture.x = { json = \"/a\", cookie = \"b\" }\n\n[validate]\n"),
+            &["c-capture.toml", "login.capture.x", "exactly one of"],
+        ),
+        (
+            "capture regex invalid",
+            "c-regex.toml",
+            edit("[validate]\n", "capture.x = { regex = \"([a-\" }\n\n[validate]\n"),
+            &["c-regex.toml", "login.capture.x.regex"],
+        ),
+        (
+            "placeholder never captured",
+            "c-nevercap.toml",
+            edit("path = \"/api/v1/auth/me\"", "path = \"/api/v1/users/{user_id}\""),
+            &["c-nevercap.toml", "validate.path", "{user_id}"],
+        ),
+        (
+            "form field is a table",
+            "c-formtable.toml",
+            edit("fields = { email = \"{email}\", password = \"{password}\" }\nsuccess = [201]", "body = \"form\"\nfields = { user = { email = \"{email}\" } }\nsuccess = [201]").replacen("body = \"json\"\nbody = \"form\"", "body = \"form\"", 1),
+            &["c-formtable.toml", "signup.fields.user"],
+        ),
+        (
+            "framing header",
+            "c-framing.toml",
+            edit("[signup]", "[headers]\n\"Content-Length\" = \"0\"\n\n[signup]"),
+            &["c-framing.toml", "headers", "'Content-Length' cannot be set"],
+        ),
+        (
+            "Host header",
+            "c-host.toml",
+            edit("[signup]", "[headers]\nHost = \"evil.example\"\n\n[signup]"),
+            &["c-host.toml", "headers", "'Host' cannot be set"],
+        ),
+        (
+            "CR/LF in a header value",
+            "c-crlf.toml",
+            edit("[signup]", "[headers]\nX-A = \"a\\r\\nX-Injected: 1\"\n\n[signup]"),
+            &["c-crlf.toml", "headers.X-A", "control character"],
+        ),
+        (
+            "scheme-relative path",
+            "c-slashes.toml",
+            edit("path = \"/api/v1/auth/me\"", "path = \"//evil.example/me\""),
+            &["c-slashes.toml", "validate.path", "'//'"],
+        ),
+        (
+            "absolute URL as path",
+            "c-abs.toml",
+            edit("path = \"/api/v1/auth/me\"", "path = \"http://evil.example/me\""),
+            &["c-abs.toml", "validate.path", "must start with '/'"],
+        ),
+        (
+            "no auth without cookies",
+            "c-noauth.toml",
+            edit("[auth]\n# How the token is sent on validate / logout.\nheader = \"Authorization\"\nvalue = \"Bearer {token}\"\n", ""),
+            &["c-noauth.toml", "[auth] is required"],
+        ),
     ];
     for (i, (name, file, text, want)) in files.iter().enumerate() {
         let path = c.input(file, text);

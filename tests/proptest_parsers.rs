@@ -274,8 +274,10 @@ proptest! {
 fn check_contract(text: &str) -> Result<(), TestCaseError> {
     match Contract::from_toml(text, "c.toml") {
         Ok(c) => {
-            prop_assert!(c.login.token.is_some());
-            prop_assert!(c.endpoints().iter().all(|(_, e)| e.path.starts_with('/')));
+            prop_assert!(c.cookies || c.auth.is_some());
+            prop_assert!(c.endpoints().iter().all(
+                |(_, e)| e.path.source().starts_with('/') && !e.path.source().starts_with("//")
+            ));
         }
         Err(e) => {
             prop_assert_eq!(e.code, 2);

@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario, Transaction, TransactionError};
+use goose::goose::{GooseUser, Scenario, Transaction};
 use goose::prelude::TransactionResult;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{HeaderName, HeaderValue};
 
 use super::pacing::{Pace, Pacer};
-use super::recorder::{Flow, Outcome, Recorder};
-use crate::contract::{extract, render, BodyFormat, Contract, Endpoint, Method, Vars};
+use super::recorder::{Flow, Recorder};
+use super::steps::Session;
+use crate::contract::{Contract, Encoding, Values, Var, REFRESH_SLOT, TOKEN_SLOT};
 use crate::profile::Weights;
 
 pub use crate::record::SECURITY_FINDING;
@@ -67,14 +67,11 @@ pub fn backoff_delay(failures: u32, unit: f64) -> Duration {
     full / 2 + full.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
 }
 
-/// One virtual user's identity and tokens (Goose session data).
+/// One virtual user's state (Goose session data): its session (identity, captures, cookie
+/// jar) and its loop state.
 #[derive(Clone, Default)]
 struct UserState {
-    email: String,
-    username: String,
-    index: String,
-    token: Option<String>,
-    refresh: Option<String>,
+    session: Session,
     /// Picks the looped flow and jitters backoff; seeded from the run seed and user index.
     rng: Option<StdRng>,
     /// Cards left in this user's deck of looped flows (see [`UserState::pick`]).
@@ -170,298 +167,79 @@ fn user_rng(seed: u64, index: u64) -> StdRng {
     StdRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// A request's result as the flows need it.
-struct Reply {
-    ok: bool,
-    status: Option<u16>,
-    body: Option<serde_json::Value>,
+/// One virtual user's state, taken out of Goose for a transaction and put back after it
+/// (no clone per transaction).
+fn take_state(user: &mut GooseUser) -> UserState {
+    user.get_session_data_mut::<UserState>()
+        .map(std::mem::take)
+        .unwrap_or_default()
 }
 
-fn goose_method(m: Method) -> GooseMethod {
-    match m {
-        Method::Get => GooseMethod::Get,
-        Method::Post => GooseMethod::Post,
-        Method::Put => GooseMethod::Put,
-        Method::Patch => GooseMethod::Patch,
-        Method::Delete => GooseMethod::Delete,
-    }
-}
-
-/// Reads at most `limit` bytes of a body; the rest is dropped with the connection.
-async fn read_capped(
-    resp: &mut reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
-        let room = limit.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if chunk.len() > room {
-            break;
-        }
-    }
-    Ok(buf)
-}
-
-fn error_class(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "other"
+fn put_state(user: &mut GooseUser, st: UserState) {
+    match user.get_session_data_mut::<UserState>() {
+        Some(slot) => *slot = st,
+        None => user.set_session_data(st),
     }
 }
 
 impl FlowContext {
-    fn vars<'a>(&'a self, st: &'a UserState) -> Vars<'a> {
-        Vars {
-            email: &st.email,
-            username: &st.username,
-            password: &self.password,
-            token: st.token.as_deref().unwrap_or(""),
-            refresh_token: st.refresh.as_deref().unwrap_or(""),
-            run: &self.run_id,
-            user: &st.index,
-        }
-    }
-
     /// Registers the run-wide secrets with [`crate::secrets`]: the password and the value of
     /// every secret header that does not depend on a user (per-user parts such as the token are
     /// registered when captured).
     pub fn register_secrets(&self) {
         crate::secrets::register(&self.password);
-        let vars = Vars {
+        let values = Values {
+            email: "",
+            username: "",
             password: &self.password,
             run: &self.run_id,
-            ..Vars::default()
+            user: "",
+            origin: "",
+            captures: &[],
         };
-        for (k, v) in &self.contract.headers {
+        for (k, t) in &self.contract.headers {
             if self.is_redacted(k) {
-                crate::secrets::register(&render(v, &vars));
+                crate::secrets::register(&t.render(&values, Encoding::Raw));
             }
         }
-    }
-
-    /// A response body kept as an error sample: scrubbed whole (values at the endpoint's token
-    /// pointers and secret-looking JSON keys masked) before the recorder cuts it.
-    fn body_sample(&self, ep: &Endpoint, bytes: &[u8]) -> String {
-        let pointers: Vec<&str> = [ep.token.as_deref(), ep.refresh_token.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        crate::secrets::global().scrub_body(bytes, &pointers)
-    }
-
-    /// Whether a header's value must never be kept: Authorization, the auth header, and every
-    /// name given with `--redact`.
-    fn is_redacted(&self, name: &str) -> bool {
-        name.eq_ignore_ascii_case("authorization")
-            || name.eq_ignore_ascii_case(&self.contract.auth.header)
-            || self
-                .redact_headers
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(name))
-    }
-
-    /// Sends one contract request, times it, records it, and aligns Goose's verdict.
-    async fn call(
-        &self,
-        user: &mut GooseUser,
-        flow: Flow,
-        ep: &Endpoint,
-        st: &UserState,
-        want_body: bool,
-        intended: Option<Instant>,
-    ) -> Result<Reply, Box<TransactionError>> {
-        let vars = self.vars(st);
-        let method = goose_method(ep.method);
-        let mut rb = user.get_request_builder(&method, &render(&ep.path, &vars))?;
-        for (k, v) in self.contract.headers.iter().chain(ep.headers.iter()) {
-            let value = render(v, &vars);
-            match (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                (Ok(name), Ok(mut hv)) => {
-                    hv.set_sensitive(self.is_redacted(k));
-                    rb = rb.header(name, hv);
-                }
-                _ => rb = rb.header(k.as_str(), value),
-            }
-        }
-        if ep.sends_token(flow.name()) {
-            // Sensitive: Goose's logs print such headers as `Sensitive`, never the value.
-            let value = render(&self.contract.auth.value, &vars);
-            if let (Ok(name), Ok(mut value)) = (
-                HeaderName::from_bytes(self.contract.auth.header.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                value.set_sensitive(true);
-                rb = rb.header(name, value);
-            }
-        }
-        let fields: Vec<(String, String)> = ep
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), render(v, &vars)))
-            .collect();
-        rb = match ep.body {
-            BodyFormat::None => rb,
-            BodyFormat::Form => rb.form(&fields),
-            BodyFormat::Json => {
-                let map: serde_json::Map<String, serde_json::Value> = fields
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
-                rb.json(&map)
-            }
-        };
-        let request = GooseRequest::builder()
-            .method(method)
-            .name(flow.name())
-            .set_request_builder(rb)
-            .build();
-        let now = Instant::now();
-        // Open model: latency counts from the intended send time (a send held up by a slow
-        // target is charged to it), except within the timer's own slack, which is the
-        // generator's and is only recorded as send lag.
-        let started = match intended {
-            Some(i) => {
-                let lag = now.saturating_duration_since(i);
-                self.recorder.record_send_lag(lag);
-                if lag <= super::pacing::TIMER_SLACK {
-                    now
-                } else {
-                    i
-                }
-            }
-            None => now,
-        };
-        let mut goose = user.request(request).await?;
-        let (status, outcome, body) = match &mut goose.response {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                self.recorder.headers.observe(flow.name(), resp.headers());
-                let bytes = read_capped(resp, BODY_LIMIT).await;
-                match bytes {
-                    Ok(bytes) => {
-                        let ok = ep.success.contains(&status);
-                        // A revoked token the API still accepts is a security finding.
-                        let accepted_revoked =
-                            flow == Flow::Reuse && self.contract.validate.success.contains(&status);
-                        let outcome = if ok {
-                            Outcome::Ok
-                        } else {
-                            Outcome::Failed {
-                                class: if accepted_revoked {
-                                    SECURITY_FINDING.to_string()
-                                } else {
-                                    status.to_string()
-                                },
-                                detail: if self.recorder.wants_sample(flow) {
-                                    self.body_sample(ep, &bytes)
-                                } else {
-                                    String::new()
-                                },
-                            }
-                        };
-                        let body = if want_body || !ok {
-                            serde_json::from_slice(&bytes).ok()
-                        } else {
-                            None
-                        };
-                        (Some(status), outcome, body)
-                    }
-                    Err(e) => (
-                        Some(status),
-                        Outcome::Failed {
-                            class: error_class(&e).to_string(),
-                            detail: format!(
-                                "reading the body failed: {}",
-                                crate::secrets::scrub(&e.to_string())
-                            ),
-                        },
-                        None,
-                    ),
-                }
-            }
-            Err(e) => (
-                None,
-                Outcome::Failed {
-                    class: error_class(e).to_string(),
-                    detail: crate::secrets::scrub(&e.to_string()),
-                },
-                None,
-            ),
-        };
-        let latency = started.elapsed();
-        let mut ok = outcome == Outcome::Ok;
-        // A login/refresh that succeeded but carries no token is a failure of its own class.
-        let outcome = match (&outcome, want_body, &ep.token) {
-            (Outcome::Ok, true, Some(ptr))
-                if body.as_ref().and_then(|b| extract(b, ptr)).is_none() =>
-            {
-                ok = false;
-                Outcome::Failed {
-                    class: "token-missing".into(),
-                    detail: format!("no string at JSON pointer {ptr} in the response"),
-                }
-            }
-            _ => outcome,
-        };
-        let class = match &outcome {
-            Outcome::Ok => None,
-            Outcome::Failed { class, .. } => Some(class.clone()),
-        };
-        self.recorder.record(flow, latency, outcome);
-        if ok && !goose.request.success {
-            let _ = user.set_success(&mut goose.request);
-        } else if let (false, true, Some(class)) = (ok, goose.request.success, class) {
-            // Returns Err(RequestFailed) by design; the verdict is what matters here.
-            let _ = user.set_failure(
-                &format!("{}: {class}", flow.name()),
-                &mut goose.request,
-                None,
-                None,
-            );
-        }
-        Ok(Reply { ok, status, body })
     }
 
     async fn signup(&self, user: &mut GooseUser) -> TransactionResult {
+        // The run's shared client follows no redirects (see `attack::http_client`).
+        user.client = self.client.clone();
         let index = (user.weighted_users_index + self.user_offset).to_string();
-        let base = Vars {
-            run: &self.run_id,
-            user: &index,
-            ..Vars::default()
-        };
-        let st = UserState {
-            email: render(&self.contract.identity.email, &base),
-            username: render(&self.contract.identity.username, &base),
-            index: index.clone(),
+        let origin = user.base_url.origin().ascii_serialization();
+        let mut st = UserState {
+            session: Session::new(&self.contract, &self.run_id, index, origin),
             rng: Some(user_rng(
                 self.seed,
                 (user.weighted_users_index + self.user_offset) as u64,
             )),
             ..UserState::default()
         };
-        let mut st = st;
         self.recorder.user_started();
-        // The run's shared client follows no redirects (see `attack::http_client`).
-        user.client = self.client.clone();
-        let reply = self
-            .call(user, Flow::Signup, &self.contract.signup, &st, false, None)
-            .await?;
-        st.settle(reply.ok);
-        user.set_session_data(st);
-        Ok(())
+        let r = self
+            .call(
+                user,
+                Flow::Signup,
+                &self.contract.signup,
+                &mut st.session,
+                None,
+            )
+            .await;
+        if let Ok(reply) = &r {
+            st.settle(reply.ok);
+        }
+        put_state(user, st);
+        r.map(|_| ())
     }
 
     /// One loop iteration: wait out a backoff (in short slices, so Goose can stop the user),
     /// else pick a flow by weight and run it.
     async fn iteration(&self, user: &mut GooseUser) -> TransactionResult {
-        let mut st = Self::state(user);
+        let Some(st) = user.get_session_data_mut::<UserState>() else {
+            return Ok(());
+        };
         if let Some(at) = st.retry_at {
             let now = Instant::now();
             if now < at {
@@ -473,19 +251,12 @@ impl FlowContext {
             self.recorder.retry_delayed();
         }
         let flow = st.pick(&self.weights);
-        user.set_session_data(st);
         match flow {
             Looped::Validate => self.validate(user).await,
             Looped::Login => self.loop_login(user).await,
             Looped::Refresh => self.refresh(user).await,
             Looped::Logout => self.logout(user).await,
         }
-    }
-
-    fn state(user: &GooseUser) -> UserState {
-        user.get_session_data::<UserState>()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// The next intended send time: `Some(None)` in the closed model, `Some(Some(t))` when
@@ -522,102 +293,123 @@ impl FlowContext {
     }
 
     async fn login_at(&self, user: &mut GooseUser, at: Option<Instant>) -> TransactionResult {
-        let mut st = Self::state(user);
-        let reply = self
-            .call(user, Flow::Login, &self.contract.login, &st, true, at)
-            .await?;
-        self.take_tokens(&mut st, &reply, &self.contract.login);
-        st.settle(reply.ok);
-        user.set_session_data(st);
-        Ok(())
+        let mut st = take_state(user);
+        let r = self.login_with(user, &mut st, at).await;
+        put_state(user, st);
+        r
     }
 
-    fn take_tokens(&self, st: &mut UserState, reply: &Reply, ep: &Endpoint) {
+    async fn login_with(
+        &self,
+        user: &mut GooseUser,
+        st: &mut UserState,
+        at: Option<Instant>,
+    ) -> TransactionResult {
+        let reply = self
+            .call(user, Flow::Login, &self.contract.login, &mut st.session, at)
+            .await?;
+        st.session.logged_in = reply.ok;
         if !reply.ok {
-            st.token = None;
-            return;
+            st.session.captures[TOKEN_SLOT] = None;
         }
-        let body = reply.body.as_ref();
-        st.token = ep
-            .token
-            .as_ref()
-            .and_then(|p| body.and_then(|b| extract(b, p)));
-        if let Some(p) = &ep.refresh_token {
-            st.refresh = body.and_then(|b| extract(b, p));
-        }
-        for captured in [&st.token, &st.refresh].into_iter().flatten() {
-            crate::secrets::register_captured(captured);
-        }
+        st.settle(reply.ok);
+        Ok(())
     }
 
     async fn validate(&self, user: &mut GooseUser) -> TransactionResult {
         let Some(at) = self.pace().await else {
             return Ok(());
         };
-        let mut st = Self::state(user);
-        if st.token.is_none() {
-            return self.login_at(user, at).await;
-        }
-        let reply = self
-            .call(
+        let mut st = take_state(user);
+        let r = if st.session.logged_in {
+            self.call(
                 user,
                 Flow::Validate,
                 &self.contract.validate,
-                &st,
-                false,
+                &mut st.session,
                 at,
             )
-            .await?;
-        if reply.status == Some(401) {
-            st.token = None;
-            user.set_session_data(st);
-        }
-        Ok(())
+            .await
+            .map(|reply| {
+                if reply.status == Some(401) {
+                    st.session.logged_in = false;
+                    st.session.captures[TOKEN_SLOT] = None;
+                }
+            })
+        } else {
+            self.login_with(user, &mut st, at).await
+        };
+        put_state(user, st);
+        r
     }
 
     async fn refresh(&self, user: &mut GooseUser) -> TransactionResult {
-        let (Some(ep), mut st) = (&self.contract.refresh, Self::state(user)) else {
+        let Some(ep) = &self.contract.refresh else {
             return Ok(());
         };
         let Some(at) = self.pace().await else {
             return Ok(());
         };
-        if st.refresh.is_none() {
-            return self.login_at(user, at).await;
-        }
-        let reply = self.call(user, Flow::Refresh, ep, &st, true, at).await?;
-        self.take_tokens(&mut st, &reply, ep);
-        if !reply.ok {
-            st.refresh = None;
-        }
-        st.settle(reply.ok);
-        user.set_session_data(st);
-        Ok(())
+        let mut st = take_state(user);
+        let needs_refresh_token = ep.steps().any(|s| {
+            s.templates()
+                .iter()
+                .any(|t| t.uses(Var::Capture(REFRESH_SLOT)))
+        });
+        let r = if !st.session.logged_in || (needs_refresh_token && !st.session.has_refresh()) {
+            self.login_with(user, &mut st, at).await
+        } else {
+            match self
+                .call(user, Flow::Refresh, ep, &mut st.session, at)
+                .await
+            {
+                Ok(reply) => {
+                    if !reply.ok {
+                        st.session.log_out();
+                    }
+                    st.settle(reply.ok);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        put_state(user, st);
+        r
     }
 
     async fn logout(&self, user: &mut GooseUser) -> TransactionResult {
-        let (Some(ep), mut st) = (&self.contract.logout, Self::state(user)) else {
+        let Some(ep) = &self.contract.logout else {
             return Ok(());
         };
         let Some(at) = self.pace().await else {
             return Ok(());
         };
-        if st.token.is_none() {
-            return self.login_at(user, at).await;
+        let mut st = take_state(user);
+        if !st.session.logged_in {
+            let r = self.login_with(user, &mut st, at).await;
+            put_state(user, st);
+            return r;
         }
-        let reply = self.call(user, Flow::Logout, ep, &st, false, at).await?;
-        if reply.ok {
-            // Reuse the token just revoked: it must be rejected at once.
-            let mut reuse = self.contract.validate.clone();
-            reuse.success = vec![401, 403];
-            reuse.send_token = Some(true);
-            self.call(user, Flow::Reuse, &reuse, &st, false, None)
-                .await?;
-        }
-        st.token = None;
-        st.refresh = None;
-        user.set_session_data(st);
-        Ok(())
+        // The credentials about to be revoked (token, cookies), for the reuse check.
+        let mut before = st.session.clone();
+        let r = match self.call(user, Flow::Logout, ep, &mut st.session, at).await {
+            Ok(reply) if reply.ok => {
+                // Reuse the credentials just revoked: they must be rejected at once.
+                let mut reuse = self.contract.validate.clone();
+                reuse.success = vec![401, 403];
+                reuse.send_token = Some(true).filter(|_| self.contract.auth.is_some());
+                reuse.captures.clear();
+                reuse.expect.clear();
+                reuse.pre.clear();
+                self.call(user, Flow::Reuse, &reuse, &mut before, None)
+                    .await
+                    .map(|_| ())
+            }
+            other => other.map(|_| ()),
+        };
+        st.session.log_out();
+        put_state(user, st);
+        r
     }
 }
 
@@ -641,6 +433,9 @@ pub fn active_flows(contract: &Contract, w: &Weights) -> Vec<Flow> {
     if contract.logout.is_some() && w.logout > 0 {
         v.push(Flow::Logout);
         v.push(Flow::Reuse);
+    }
+    if contract.has_pre_steps() {
+        v.push(Flow::Prepare);
     }
     v
 }

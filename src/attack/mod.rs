@@ -2,9 +2,12 @@
 //! watchdog, and turning what was recorded into a [`RunRecord`].
 
 pub mod abort;
+pub mod cookies;
 pub mod flows;
 pub mod pacing;
 pub mod recorder;
+mod send;
+pub mod steps;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

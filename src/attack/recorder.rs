@@ -22,16 +22,20 @@ pub enum Flow {
     /// The old token reused right after logout: must be rejected. An acceptance is a
     /// `security-finding` failure (caches not invalidated, sessions not revoked).
     Reuse,
+    /// Pre-steps of any flow (e.g. `GET /login/` for a CSRF token): timed and counted as a
+    /// flow of their own, so the flows they prepare keep their own latency.
+    Prepare,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 6] = [
+    pub const ALL: [Flow; 7] = [
         Flow::Signup,
         Flow::Login,
         Flow::Validate,
         Flow::Refresh,
         Flow::Logout,
         Flow::Reuse,
+        Flow::Prepare,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Flow {
             Flow::Refresh => "refresh",
             Flow::Logout => "logout",
             Flow::Reuse => "logout-reuse",
+            Flow::Prepare => "prepare",
         }
     }
 
@@ -85,7 +90,7 @@ pub struct Recorder {
     start: Instant,
     /// Open model: how late sends were against their intended time (µs).
     send_lag: Mutex<Histogram<u64>>,
-    flows: [Mutex<FlowState>; 6],
+    flows: [Mutex<FlowState>; Flow::ALL.len()],
     active: AtomicI64,
     /// Requests sent after a backoff wait.
     delayed_retries: AtomicU64,
