@@ -33,6 +33,14 @@ impl Failure {
         }
     }
 
+    /// Exit 130 / 143: stopped by SIGINT / SIGTERM (`sig`), `what` says what was not done.
+    pub fn interrupted(sig: i32, what: impl Into<String>) -> Failure {
+        Failure {
+            code: (128 + sig).clamp(0, 255) as u8,
+            message: what.into(),
+        }
+    }
+
     /// The message on one line (newlines folded), as main prints it.
     pub fn one_line(&self) -> String {
         self.message

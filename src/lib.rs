@@ -13,6 +13,7 @@ pub mod contract;
 pub mod error;
 pub mod export;
 pub mod histogram;
+pub mod interrupt;
 pub mod merge;
 pub mod phases;
 pub mod profile;

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         }
     };
     let result: Result<u8, Failure> = runtime.block_on(async {
+        loadtest::interrupt::install();
         match cli.command {
             Command::Smoke(args) => commands::run::run("smoke", args).await,
             Command::Load(args) => commands::run::run("load", args).await,

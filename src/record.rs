@@ -386,9 +386,13 @@ impl RunRecord {
 /// registered secret is scrubbed from the bytes first ([`crate::secrets`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let bytes = crate::secrets::global().scrub_bytes(bytes);
+    // A unique temporary name: the emergency write on a second signal may race the ordinary one.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!(
-        "{}.partial",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")
+        "{}.{}-{seq}.partial",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp"),
+        std::process::id()
     ));
     let fail = |e: std::io::Error| {
         let _ = std::fs::remove_file(&tmp);

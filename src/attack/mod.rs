@@ -220,12 +220,14 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut n = 0u64;
-            let mut term = sigterm();
+            let mut signalled = false;
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
-                    _ = recv(&mut term) => {
-                        stop("SIGTERM received".into(), false);
+                    _ = crate::interrupt::cancelled(), if !signalled => {
+                        signalled = true;
+                        let sig = crate::interrupt::requested().unwrap_or(crate::interrupt::SIGINT);
+                        stop(format!("interrupted ({})", crate::interrupt::signal_name(sig)), false);
                     }
                 }
                 n += 1;
@@ -260,12 +262,39 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         })
     };
     let scraper = crate::server::Scraper::start(&plan.server_metrics, recorder.start());
+    // A second signal exits at once: this writes run.json synchronously from what was
+    // measured so far (marked partial), so the run is never lost.
+    {
+        let plan = plan.clone();
+        let recorder = recorder.clone();
+        let pacer = pacer.clone();
+        crate::interrupt::set_emergency(Some(Box::new(move || {
+            let sig = crate::interrupt::requested().unwrap_or(crate::interrupt::SIGINT);
+            let stopped = Some((
+                format!(
+                    "interrupted ({}); a second signal ended the run at once",
+                    crate::interrupt::signal_name(sig)
+                ),
+                false,
+            ));
+            let record = assemble(
+                &plan,
+                &recorder,
+                pacer.as_deref(),
+                started_at,
+                BTreeMap::new(),
+                None,
+                stopped,
+            );
+            if let Err(f) = record.save(&plan.out_dir) {
+                eprintln!("loadtest: {}", f.one_line());
+            }
+        })));
+    }
     let result = attack.execute().await;
     monitor.abort();
     let scraped = scraper.finish().await;
     scrub_goose_reports(&plan.out_dir);
-    let ended_at = time::OffsetDateTime::now_utc();
-    let duration = recorder.elapsed();
     let metrics = result.map_err(internal)?;
     let stopped = stop_reason
         .lock()
@@ -276,10 +305,49 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         goose::is_killswitch_triggered().then(|| ("interrupted (SIGINT)".to_string(), false))
     });
 
+    let cancelled = recorder.interrupted();
+    let stopped = stopped.map(|(reason, unjudgeable)| {
+        if cancelled > 0 && reason.starts_with("interrupted") {
+            (
+                format!("{reason}; {cancelled} in-flight request(s) cancelled, not counted"),
+                unjudgeable,
+            )
+        } else {
+            (reason, unjudgeable)
+        }
+    });
     let mut goose_requests = BTreeMap::new();
     for (key, agg) in &metrics.requests {
         goose_requests.insert(key.clone(), agg.raw_data.counter as u64);
     }
+    let record = assemble(
+        plan,
+        &recorder,
+        pacer.as_deref(),
+        started_at,
+        goose_requests,
+        scraped,
+        stopped,
+    );
+    crate::interrupt::set_emergency(None);
+    Ok(record)
+}
+
+/// The judged record of what `recorder` measured so far (the end of a run, or the emergency
+/// write on a second signal).
+fn assemble(
+    plan: &AttackPlan,
+    recorder: &Recorder,
+    pacer: Option<&pacing::Pacer>,
+    started_at: time::OffsetDateTime,
+    goose_requests: BTreeMap<String, u64>,
+    scraped: Option<crate::server::ScrapeRecord>,
+    stopped: Option<(String, bool)>,
+) -> RunRecord {
+    let profile = &plan.profile;
+    let planned = profile.duration();
+    let ended_at = time::OffsetDateTime::now_utc();
+    let duration = recorder.elapsed();
     let flows = recorder.finish(&active_flows(&plan.contract, &profile.weights));
     let seconds = duration.as_secs() as usize + 1;
     let fmt = |t: time::OffsetDateTime| {
@@ -305,9 +373,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             goose_requests,
             shard: None,
             rules: Some(plan.rules.iter().map(|r| r.text.clone()).collect()),
-            rate: pacer
-                .as_ref()
-                .map(|p| rate_stats(p, &recorder, profile, duration)),
+            rate: pacer.map(|p| rate_stats(p, recorder, profile, duration)),
             seed: Some(plan.seed),
             delayed_retries: recorder.delayed_retries(),
         },
@@ -324,7 +390,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         recovery: Vec::new(),
     };
     // Open model: phases start when the schedule's clock actually started.
-    if let Some(started) = pacer.as_ref().and_then(|p| p.started_at()) {
+    if let Some(started) = pacer.and_then(|p| p.started_at()) {
         let shift = started
             .saturating_duration_since(recorder.start())
             .as_secs_f64()
@@ -348,7 +414,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         })
         .collect();
     conclude(&mut record, &plan.rules, &stops);
-    Ok(record)
+    record
 }
 
 /// Goose writes its own reports; they pass through the scrubber like every file we write.
@@ -363,39 +429,6 @@ fn scrub_goose_reports(dir: &std::path::Path) {
                 }
             }
         }
-    }
-}
-
-#[cfg(unix)]
-type Term = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Term = Option<()>;
-
-fn sigterm() -> Term {
-    #[cfg(unix)]
-    {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
-
-async fn recv(term: &mut Term) {
-    #[cfg(unix)]
-    {
-        match term {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = term;
-        std::future::pending::<()>().await
     }
 }
 

@@ -92,6 +92,7 @@ pub struct Recorder {
     send_lag: Mutex<Histogram<u64>>,
     flows: [Mutex<FlowState>; Flow::ALL.len()],
     active: AtomicI64,
+    interrupted: std::sync::atomic::AtomicU64,
     /// Requests sent after a backoff wait.
     delayed_retries: AtomicU64,
     users_per_second: Mutex<Vec<u32>>,
@@ -157,6 +158,7 @@ impl Recorder {
             send_lag: Mutex::new(new_histogram()),
             flows: Default::default(),
             active: AtomicI64::new(0),
+            interrupted: Default::default(),
             delayed_retries: AtomicU64::new(0),
             users_per_second: Mutex::new(Vec::new()),
             headers: crate::server::HeaderStats::new(),
@@ -174,6 +176,16 @@ impl Recorder {
         let mut st = lock(&self.flows[flow.index()]);
         st.sample_attempts = st.sample_attempts.saturating_add(1);
         st.samples.len() < MAX_SAMPLES && st.sample_attempts <= MAX_SAMPLE_ATTEMPTS
+    }
+
+    /// One in-flight request cancelled by an interrupt (not a request of any flow).
+    pub fn record_interrupted(&self) {
+        self.interrupted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// In-flight requests cancelled by an interrupt.
+    pub fn interrupted(&self) -> u64 {
+        self.interrupted.load(Ordering::Relaxed)
     }
 
     /// Records one finished request.

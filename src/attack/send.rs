@@ -120,12 +120,28 @@ impl FlowContext {
             }
             None => now,
         };
-        let mut goose = user.request(request).await?;
+        // A first SIGINT/SIGTERM cancels what is in flight: such a request is counted as
+        // interrupted, never as a target error (the target did nothing wrong).
+        let interrupted = || {
+            self.recorder.record_interrupted();
+            Ok(Reply {
+                ok: false,
+                status: None,
+            })
+        };
+        let mut goose = tokio::select! {
+            sent = user.request(request) => sent?,
+            _ = crate::interrupt::cancelled() => return interrupted(),
+        };
         let (status, latency, outcome) = match &mut goose.response {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 self.recorder.headers.observe(flow.name(), resp.headers());
-                match steps::read_capped(resp, BODY_LIMIT).await {
+                let read = tokio::select! {
+                    read = steps::read_capped(resp, BODY_LIMIT) => read,
+                    _ = crate::interrupt::cancelled() => return interrupted(),
+                };
+                match read {
                     Ok(bytes) => {
                         let latency = started.elapsed();
                         let host = user.base_url.host_str().unwrap_or_default();

@@ -183,6 +183,17 @@ async fn step(
         args.step_duration.as_secs()
     );
     let record = crate::commands::run::run_once("capacity", &run).await?;
+    if let Some(sig) = crate::interrupt::requested() {
+        // The interrupted step measured a shortened run: it is not counted either way.
+        return Err(Failure::interrupted(
+            sig,
+            format!(
+                "interrupted during capacity step {n} ({rate:.0} req/s): step not counted; {} earlier step(s) in {}",
+                cap.steps.len(),
+                root.display()
+            ),
+        ));
+    }
     let verdict = judge(std::slice::from_ref(rule), &record).remove(0);
     let achieved = record.meta.rate.as_ref().map_or(0.0, |r| r.achieved_rps);
     let invalid = record.outcome.verdict == "invalid";

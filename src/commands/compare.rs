@@ -204,6 +204,12 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
             run.host = Some(host.clone());
             run.out = Some(root.join(format!("{side}-{i}")));
             let record = crate::commands::run::run_once(&args.profile, &run).await?;
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(Failure::interrupted(
+                    sig,
+                    format!("ab interrupted during pair {i} ({side}): no comparison made"),
+                ));
+            }
             if side == "baseline" {
                 a.push(record);
             } else {

@@ -153,6 +153,7 @@ impl Store {
                     "loadtest-target-{}.db",
                     uuid::Uuid::new_v4().simple()
                 ));
+                crate::interrupt::register_temp_file(path.clone());
                 let opts = SqliteConnectOptions::new()
                     .filename(&path)
                     .create_if_missing(true);
@@ -281,6 +282,7 @@ impl Store {
         }
         on_pool!(self, |p| p.close().await);
         if let Some(path) = &self.owned_file {
+            crate::interrupt::forget_temp_file(path);
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
