@@ -382,6 +382,53 @@ impl RunRecord {
     }
 }
 
+/// Name of the lock file a run holds in its output folder while it runs.
+pub const LOCK_FILE: &str = ".loadtest.lock";
+
+/// An output folder held by one run: a second run given the same folder is refused (exit 2)
+/// instead of silently overwriting the first one's files. Removed on drop and on a second
+/// signal's immediate exit.
+pub struct OutputLock(PathBuf);
+
+impl OutputLock {
+    /// Creates `dir` if needed and takes its lock file (atomically: `create_new`).
+    pub fn acquire(dir: &Path) -> Result<OutputLock, Failure> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(LOCK_FILE);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = writeln!(f, "{}", std::process::id());
+                crate::interrupt::register_temp_file(path.clone());
+                Ok(OutputLock(path))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Failure::bad_input(format!(
+                    "--out {}: in use by another run ({} exists; delete it if no run is using the folder)",
+                    dir.display(),
+                    path.display()
+                )))
+            }
+            Err(e) => Err(Failure::bad_input(format!(
+                "cannot write {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        crate::interrupt::forget_temp_file(&self.0);
+    }
+}
+
 /// Writes a file so that readers never see half of it: temporary sibling, then rename. Every
 /// registered secret is scrubbed from the bytes first ([`crate::secrets`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {

@@ -1,7 +1,8 @@
 //! Interrupts through the real binary: a SIGINT against a hanging target stops promptly with
 //! the in-flight requests cancelled (not counted as target errors); a second SIGINT exits at
 //! once with 130 and still leaves a loadable run.json and no temporary database; `capacity`
-//! stops on SIGINT with 130 (`ab` checks the same flag after each run).
+//! stops on SIGINT with 130 (`ab` checks the same flag after each run). Also: a run holds its
+//! output folder (lock file) so a concurrent run with the same `--out` is refused.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -242,4 +243,52 @@ fn serve_child() -> (Child, String) {
         .unwrap()
         .to_string();
     (child, url)
+}
+
+#[test]
+fn a_second_run_on_the_same_out_is_refused_while_the_first_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut server, url) = serve_child();
+    let out = tmp.path().join("shared");
+    let mut first = bin()
+        .args([
+            "run",
+            "load",
+            "--users",
+            "2",
+            "--ramp",
+            "1s",
+            "--duration",
+            "60s",
+        ])
+        .args(["--no-abort", "--host", &url, "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first progress line: the first run holds the folder.
+    wait_for_line(&mut first, |l| l.starts_with('['));
+    let started = Instant::now();
+    let second = bin()
+        .args(["run", "load", "--users", "2", "--duration", "5s", "--quiet"])
+        .args(["--host", &url, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&second.stderr).to_string();
+    kill(&first, "-INT");
+    let status = first.wait().unwrap();
+    server.kill().unwrap();
+    println!("second run on the same --out refused after {took:?}");
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("in use by another run"), "{stderr}");
+    assert_eq!(status.code(), Some(130));
+    RunRecord::load(&out.join("run.json")).expect("the first run's record is intact");
+    assert!(
+        !out.join(loadtest::record::LOCK_FILE).exists(),
+        "the lock is released"
+    );
 }

@@ -201,6 +201,16 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
             (t.url.clone(), Some(t))
         }
     };
+    // One run per output folder: a concurrent run with the same --out is refused.
+    let _lock = match crate::record::OutputLock::acquire(&out_dir) {
+        Ok(lock) => lock,
+        Err(f) => {
+            if let Some(t) = target {
+                t.shutdown().await;
+            }
+            return Err(f);
+        }
+    };
     eprintln!(
         "{} profile against {host}: {} — {} s, contract '{}', run {run_id}",
         profile.name,
