@@ -44,7 +44,8 @@ found=0
 for t in $(grep -h -E '^test .* \.\.\. FAILED$' "$dir"/run-*.log | awk '{print $2}' | sort -u); do
   found=1
   count=$(grep -l -E "^test $t \.\.\. FAILED$" "$dir"/run-*.log | wc -l)
-  first=$(grep -h -A3 -E "^---- $t stdout ----" "$dir"/run-*.log | grep -m1 -E 'panicked|Error|error' )
+  first=$(grep -h -A4 -E "^---- $t stdout ----" "$dir"/run-*.log | grep -v -E '^(----|--$)' \
+    | grep -m1 -E 'panicked|Error|error')
   echo "  $t: $count/$n — ${first:-see $dir}"
 done
 [ "$found" = 1 ] || echo "  none"

@@ -320,9 +320,10 @@ pub struct CompareOpts {
     #[arg(long, value_name = "ALPHA", default_value_t = 0.05)]
     pub alpha: f64,
 
-    /// Seed of the single-run bootstrap (results are reproducible).
+    /// Seed of the single-run bootstrap (results are reproducible). Not `--seed`: in `ab` that
+    /// flag seeds the runs' flow pickers.
     #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
+    pub bootstrap_seed: u64,
 
     /// Write the Markdown comparison (PR comment) here.
     #[arg(long, value_name = "FILE")]

@@ -63,7 +63,7 @@ fn options(o: &CompareOpts) -> Result<Options, Failure> {
     Ok(Options {
         min_effect: o.min_effect,
         alpha: o.alpha,
-        seed: o.seed,
+        seed: o.bootstrap_seed,
         ..Options::default()
     })
 }
