@@ -45,6 +45,9 @@ pub enum Command {
     },
     /// Run the reference auth API (the embedded target) until Ctrl-C.
     Serve(ServeArgs),
+    /// Walk one fresh user through every flow of a contract once and diagnose what is off
+    /// (exit 0 all as the contract says, 1 otherwise, 2 bad contract, 3 unreachable).
+    Probe(ProbeArgs),
     /// Compare runs (baseline vs candidate) with a statistical verdict; exit 1 on a regression.
     Compare(CompareArgs),
     /// Find the highest arrival rate at which a threshold holds (open model, doubling then
@@ -64,6 +67,22 @@ pub enum Command {
         #[arg(value_enum, value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
+}
+
+/// Flags of `loadtest probe`.
+#[derive(Debug, Args, Clone)]
+pub struct ProbeArgs {
+    /// Target base URL; without it the embedded reference API is started.
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Contract file (default: the reference API's contract).
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
+
+    /// Timeout of each request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 /// Flags of `loadtest report`.

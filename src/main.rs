@@ -65,6 +65,7 @@ fn main() -> ExitCode {
             Command::Run { profile, args } => commands::run::run(&profile, args).await,
             Command::Profiles { profiles } => commands::profiles::run(profiles.as_deref()),
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Probe(args) => commands::probe::run(&args).await,
             Command::Compare(args) => commands::compare::run(args),
             Command::Capacity(args) => commands::capacity::run(args).await,
             Command::Ab(args) => commands::compare::ab(args).await,

@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod compare;
 pub mod completions;
 pub mod merge;
+pub mod probe;
 pub mod profiles;
 pub mod report;
 pub mod run;

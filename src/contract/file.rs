@@ -84,8 +84,6 @@ pub struct EndpointFile {
     pub expect: Vec<ExpectFile>,
     #[serde(default)]
     pub pre: Vec<EndpointFile>,
-    #[serde(default)]
-    pub follow_redirects: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

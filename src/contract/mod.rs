@@ -62,12 +62,7 @@ pub struct Endpoint {
     pub expect: Vec<Expect>,
     /// Steps sent first, in order (e.g. `GET /login/` for a CSRF token); never nested.
     pub pre: Vec<Endpoint>,
-    /// Follow 3xx answers to the same origin (GET, at most [`MAX_REDIRECTS`]).
-    pub follow_redirects: bool,
 }
-
-/// Most same-origin redirects followed by one step.
-pub const MAX_REDIRECTS: usize = 5;
 
 /// A whole contract.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,7 +311,6 @@ fn endpoint(
         captures,
         expect,
         pre,
-        follow_redirects: f.follow_redirects,
     })
 }
 
