@@ -152,6 +152,7 @@ pub fn append_step_summary(md: &str) -> Result<Option<PathBuf>, Failure> {
     match std::env::var_os("GITHUB_STEP_SUMMARY") {
         Some(p) if !p.is_empty() => {
             let path = PathBuf::from(p);
+            check_summary_file(&path)?;
             append_to(&path, md)?;
             Ok(Some(path))
         }
@@ -159,9 +160,39 @@ pub fn append_step_summary(md: &str) -> Result<Option<PathBuf>, Failure> {
     }
 }
 
+/// `$GITHUB_STEP_SUMMARY` must be a regular file (or not exist yet): a FIFO or a device would
+/// block or swallow the write, so it is refused and the caller only warns.
+fn check_summary_file(path: &std::path::Path) -> Result<(), Failure> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(Failure::bad_input(format!(
+            "{} is not a regular file; skipped",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_summary_that_is_not_a_regular_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = check_summary_file(&fifo).unwrap_err();
+        assert!(err.message.contains("not a regular file"), "{err:?}");
+        assert!(check_summary_file(tmp.path()).is_err(), "a directory");
+        assert!(check_summary_file(&tmp.path().join("new.md")).is_ok());
+        let file = tmp.path().join("summary.md");
+        std::fs::write(&file, "x").unwrap();
+        assert!(check_summary_file(&file).is_ok());
+    }
     use crate::export::sample::{fixture, HOSTILE_FLOW, HOSTILE_HOST};
     use crate::export::{flow_stats, fmt_ms};
 
