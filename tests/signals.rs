@@ -1,7 +1,7 @@
 //! Interrupts through the real binary: a SIGINT against a hanging target stops promptly with
 //! the in-flight requests cancelled (not counted as target errors); a second SIGINT exits at
 //! once with 130 and still leaves a loadable run.json and no temporary database; `capacity`
-//! stops on SIGINT with 130 (`ab` checks the same flag after each run). Also: a run holds its
+//! and `ab` stop on SIGINT with 130. Also: a run holds its
 //! output folder (lock file) so a concurrent run with the same `--out` is refused.
 
 use std::io::{BufRead, BufReader};
@@ -185,10 +185,10 @@ fn a_second_sigint_exits_at_once_with_a_loadable_record_and_no_temp_database() {
 }
 
 #[test]
-fn capacity_stops_on_sigint_with_130() {
+fn capacity_and_ab_stop_on_sigint_with_130() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut server, url) = serve_child();
-    let cases: Vec<Vec<String>> = vec![[
+    let mut cases: Vec<Vec<String>> = vec![[
         "capacity",
         "--flow",
         "validate",
@@ -208,6 +208,25 @@ fn capacity_stops_on_sigint_with_130() {
     .map(|s| s.to_string())
     .chain([tmp.path().join("cap").display().to_string()])
     .collect()];
+    cases.push(
+        [
+            "ab",
+            "smoke",
+            "--runs",
+            "3",
+            "--baseline-host",
+            &url,
+            "--candidate-host",
+            &url,
+            "--duration",
+            "30s",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([tmp.path().join("ab").display().to_string()])
+        .collect(),
+    );
     for args in cases {
         let mut child = bin()
             .args(&args)

@@ -230,6 +230,11 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                         stop(format!("interrupted ({})", crate::interrupt::signal_name(sig)), false);
                     }
                 }
+                // Goose resets its killswitch when it starts: a signal that arrived before
+                // then is re-applied on every tick.
+                if signalled && !goose::is_killswitch_triggered() {
+                    goose::trigger_killswitch("interrupted");
+                }
                 n += 1;
                 recorder.sample_users();
                 let live = recorder.live(5);
