@@ -1,15 +1,94 @@
 //! Plain-text tables for the terminal: the end-of-run summary and the threshold verdicts.
 //! Everything printed from a record is sanitized (no control characters from the target).
+//! Every line fits in [`WIDTH`] columns (long text wraps onto indented lines); latencies use
+//! the one format of [`crate::units::fmt_ms`]; colour ([`paint`]) only on a terminal and never
+//! with `NO_COLOR` set.
 
 use crate::attack::recorder::sanitize;
 use crate::record::RunRecord;
 
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else {
-        format!("{v:.1}ms")
+use crate::units::fmt_ms as ms;
+
+/// The widest line the terminal output has.
+pub const WIDTH: usize = 100;
+
+/// `text` on lines of at most `width` columns, broken at spaces (spacing within a line is
+/// kept, so aligned columns stay aligned); lines after the first start with `indent`. A word
+/// longer than a line is cut.
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    let mut prefix = "";
+    loop {
+        let room = width.saturating_sub(prefix.chars().count()).max(10);
+        let Some((cut, _)) = rest.char_indices().nth(room) else {
+            lines.push(format!("{prefix}{rest}"));
+            break;
+        };
+        let head = &rest[..cut];
+        let (line, next) = match head.rfind(' ') {
+            // A space right at the cut still breaks there (the space is dropped).
+            _ if rest[cut..].starts_with(' ') => (head, &rest[cut..]),
+            Some(i) if !head[..i].trim().is_empty() => (&rest[..i], &rest[i..]),
+            _ => (head, &rest[cut..]),
+        };
+        lines.push(format!("{prefix}{}", line.trim_end()));
+        rest = next.trim_start();
+        prefix = indent;
+        if rest.is_empty() {
+            break;
+        }
     }
+    lines
+}
+
+/// `text` wrapped at [`WIDTH`] as one string with a newline after each line.
+fn wrapped(text: &str, indent: &str) -> String {
+    wrap(text, WIDTH, indent)
+        .into_iter()
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Terminal colours used for verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    Green,
+    Red,
+    Yellow,
+}
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
+pub fn colour_enabled() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// `text` in `colour` when `on`, else unchanged.
+pub fn paint(text: &str, colour: Colour, on: bool) -> String {
+    if !on {
+        return text.to_string();
+    }
+    let code = match colour {
+        Colour::Green => "32",
+        Colour::Red => "31",
+        Colour::Yellow => "33",
+    };
+    format!("\x1b[1;{code}m{text}\x1b[0m")
+}
+
+/// The verdict line coloured by verdict (pass green, fail red, invalid yellow) when `on`,
+/// wrapped at [`WIDTH`].
+pub fn verdict_lines(r: &RunRecord, on: bool) -> String {
+    let colour = match r.outcome.verdict.as_str() {
+        "pass" => Colour::Green,
+        "invalid" => Colour::Yellow,
+        _ => Colour::Red,
+    };
+    wrap(&verdict_line(r), WIDTH, "  ")
+        .into_iter()
+        .map(|l| paint(&l, colour, on) + "\n")
+        .collect()
 }
 
 /// Per-flow table: requests, failures, req/s and percentiles.
@@ -39,7 +118,10 @@ pub fn flow_table(r: &RunRecord) -> String {
                 .iter()
                 .map(|(k, v)| format!("{}×{v}", sanitize(k, 20)))
                 .collect();
-            out.push_str(&format!("{:<10} errors: {}\n", "", classes.join(", ")));
+            out.push_str(&wrapped(
+                &format!("{:<10} errors: {}", "", classes.join(", ")),
+                "                  ",
+            ));
         }
     }
     out
@@ -58,8 +140,12 @@ pub fn rate_line(r: &RunRecord) -> String {
 pub fn backoff_line(r: &RunRecord) -> String {
     match r.meta.delayed_retries {
         0 => String::new(),
-        n => format!(
-            "backoff: {n} request(s) sent only after a backoff wait (their user's signup, login or refresh had failed)\n"
+        n => wrapped(
+            &format!(
+                "backoff: {n} request(s) sent only after a backoff wait (their user's signup, \
+                 login or refresh had failed)"
+            ),
+            "  ",
         ),
     }
 }
@@ -79,11 +165,14 @@ pub fn threshold_table(r: &RunRecord) -> String {
                     .unwrap_or_default()
             )
         };
-        out.push_str(&format!(
-            "{:<34} {:>14}  {}\n",
-            sanitize(&v.rule, 34),
-            v.observed_text,
-            verdict
+        out.push_str(&wrapped(
+            &format!(
+                "{:<34} {:>14}  {}",
+                sanitize(&v.rule, 34),
+                v.observed_text,
+                verdict
+            ),
+            &" ".repeat(51),
         ));
     }
     out
@@ -124,8 +213,9 @@ pub fn server_table(r: &RunRecord) -> String {
     };
     let mut out = String::new();
     if let Some(s) = &server.scrape {
-        out.push_str(&format!(
-            "\nserver metrics ({}, {} scrapes{}): cache hit ratio {} · DB queries/request {} · requests {}\n",
+        out.push('\n');
+        out.push_str(&wrapped(&format!(
+            "server metrics ({}, {} scrapes{}): cache hit ratio {} · DB queries/request {} · requests {}",
             sanitize(&s.url, 80),
             s.points.len(),
             if s.errors > 0 {
@@ -136,7 +226,7 @@ pub fn server_table(r: &RunRecord) -> String {
             pct(s.cache_hit_ratio),
             num(s.db_queries_per_request),
             s.deltas.requests.map_or("-".into(), |v| format!("{v:.0}")),
-        ));
+        ), "  "));
     }
     if !server.headers.is_empty() {
         out.push_str(&format!(
@@ -151,7 +241,12 @@ pub fn server_table(r: &RunRecord) -> String {
                 num(f.db_queries_per_request()),
                 f.cache_hits,
                 f.cache_misses,
-                pct(f.cache_hit_ratio())
+                // No hits and no misses: no ratio, not "0.0%".
+                if f.cache_hits + f.cache_misses == 0 {
+                    "-".to_string()
+                } else {
+                    pct(f.cache_hit_ratio())
+                }
             ));
         }
         out.push_str("(from the X-DB-Queries / X-Cache response headers)\n");
@@ -178,4 +273,31 @@ pub fn recovery_lines(r: &RunRecord) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_short_lines_and_breaks_long_ones_at_spaces() {
+        assert_eq!(wrap("a   b", 10, "  "), ["a   b"]);
+        let long = "one two three four five six seven eight nine ten";
+        let lines = wrap(long, 20, "  ");
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        assert_eq!(lines[0], "one two three four");
+        assert!(lines[1].starts_with("  five"));
+        let joined: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(joined.join(" "), long);
+        let word = "x".repeat(45);
+        let cut = wrap(&word, 20, "");
+        assert_eq!(cut.len(), 3);
+        assert_eq!(cut.concat(), word);
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert_eq!(paint("PASS", Colour::Green, false), "PASS");
+        assert_eq!(paint("FAIL", Colour::Red, true), "\x1b[1;31mFAIL\x1b[0m");
+    }
 }

@@ -172,9 +172,7 @@ impl Rule {
             return "n/a".to_string();
         }
         match &self.metric {
-            m if m.is_latency() && v >= 1000.0 => format!("{:.2} s", v / 1000.0),
-            m if m.is_latency() && v > 0.0 && v < 1.0 => format!("{:.0} us", v * 1000.0),
-            m if m.is_latency() => format!("{v:.1} ms"),
+            m if m.is_latency() => crate::units::fmt_ms(v),
             m if m.is_rate() => format!("{:.2}%", v * 100.0),
             Metric::Rps => format!("{v:.1}/s"),
             Metric::DbQueriesPerRequest => format!("{v:.2}"),
@@ -789,7 +787,7 @@ mod tests {
         assert!(!Metric::Rps.higher_is_worse() && !Metric::Count.higher_is_worse());
         let lat = rule("p95<1s");
         let shown = [87.34, 1200.0, 0.25, f64::NAN].map(|v| lat.format_value(v));
-        assert_eq!(shown, ["87.3 ms", "1.20 s", "250 us", "n/a"]);
+        assert_eq!(shown, ["87.3 ms", "1.20 s", "0.25 ms", "n/a"]);
         assert_eq!(rule("error-rate<1%").format_value(0.0042), "0.42%");
         assert_eq!(rule("rps>1").format_value(1234.5), "1234.5/s");
         assert_eq!(rule("count>1").format_value(42.0), "42");

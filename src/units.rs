@@ -1,6 +1,20 @@
-//! Parsing of the human units used on the command line and in scenario files.
+//! Human units: parsing the ones used on the command line and in scenario files, and
+//! [`fmt_ms`], the one latency format every report, table and progress line prints.
 
 use std::time::Duration;
+
+/// Latency in ms as every report shows it: `0.42 ms`, `12.3 ms`, `1.25 s`.
+pub fn fmt_ms(v: f64) -> String {
+    if !v.is_finite() {
+        "n/a".to_string()
+    } else if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
 
 /// Parses `250us`, `10ms`, `1.5s`, `2m`, `1h` (a bare number is rejected: say the unit).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

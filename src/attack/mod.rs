@@ -5,11 +5,14 @@ pub mod abort;
 pub mod cookies;
 pub mod flows;
 pub mod pacing;
+pub mod progress;
 pub mod recorder;
 mod send;
+mod silence;
 pub mod steps;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,14 +23,13 @@ use goose::prelude::{GooseAttack, GooseCoordinatedOmissionMitigation};
 use crate::conclude::{conclude, Stop, StopKind};
 use crate::contract::Contract;
 use crate::error::Failure;
-use crate::histogram::quantile_ms;
 use crate::profile::Profile;
 use crate::record::{Meta, Outcome, RunRecord, SCHEMA_VERSION};
 use crate::thresholds::Rule;
 use flows::{
     active_flows, effective_weights, generate_password, scenario, watchdog_limit, FlowContext,
 };
-use recorder::{Live, Recorder};
+use recorder::Recorder;
 
 /// Everything one run needs.
 #[derive(Debug, Clone)]
@@ -115,33 +117,6 @@ pub async fn preflight(host: &str) -> Result<(), Failure> {
     }
 }
 
-fn progress_line(live: &Live, total: Duration) -> String {
-    let requests: u64 = live.flows.iter().map(|f| f.requests).sum();
-    let failed: u64 = live.flows.iter().map(|f| f.failed).sum();
-    let secs = live.elapsed.as_secs_f64().max(0.001);
-    let p95s: Vec<String> = live
-        .flows
-        .iter()
-        .map(|f| {
-            let p = quantile_ms(&f.recent, 0.95).map_or("-".into(), |v| format!("{v:.1}ms"));
-            format!("{} {p}", f.flow.name())
-        })
-        .collect();
-    format!(
-        "[{:>4.0}s/{:>4}s] users {:>4}  req/s {:>8.0}  errors {:>5.2}%  p95(last 5s) {}",
-        live.elapsed.as_secs_f64(),
-        total.as_secs(),
-        live.users,
-        requests as f64 / secs,
-        if requests == 0 {
-            0.0
-        } else {
-            100.0 * failed as f64 / requests as f64
-        },
-        p95s.join("  ")
-    )
-}
-
 /// Runs the plan and returns the judged record (not yet written).
 pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     preflight(&plan.host).await?;
@@ -216,6 +191,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             .abort_early
             .then(|| abort::AbortGate::new(plan.rules.clone(), profile.first_ramp_end()));
         let progress = plan.progress;
+        let tty = progress && std::io::stderr().is_terminal();
         let limit = watchdog_limit(planned);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -238,8 +214,15 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                 n += 1;
                 recorder.sample_users();
                 let live = recorder.live(5);
-                if progress && n.is_multiple_of(5) {
-                    eprintln!("{}", progress_line(&live, planned));
+                if tty {
+                    eprint!(
+                        "\r\x1b[2K{}",
+                        progress::bar_line(&live, planned, progress::WIDTH)
+                    );
+                } else if progress && n.is_multiple_of(5) {
+                    for line in progress::plain_lines(&live, planned) {
+                        eprintln!("{line}");
+                    }
                 }
                 let requests: u64 = live.flows.iter().map(|f| f.requests).sum();
                 if live.elapsed >= Duration::from_secs(5)
@@ -296,8 +279,15 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             }
         })));
     }
-    let result = attack.execute().await;
+    let result = {
+        let _quiet = silence::StdoutSilenced::new();
+        attack.execute().await
+    };
     monitor.abort();
+    if plan.progress && std::io::stderr().is_terminal() {
+        // Clear the bar so the summary starts on a clean line.
+        eprint!("\r\x1b[2K");
+    }
     let scraped = scraper.finish().await;
     scrub_goose_reports(&plan.out_dir);
     let metrics = result.map_err(internal)?;

@@ -211,13 +211,16 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
             return Err(f);
         }
     };
-    eprintln!(
+    let intro = format!(
         "{} profile against {host}: {} — {} s, contract '{}', run {run_id}",
         profile.name,
         profile.describe(),
         profile.duration().as_secs(),
         contract.name
     );
+    for line in console::wrap(&intro, console::WIDTH, "  ") {
+        eprintln!("{line}");
+    }
     if let Some(at) = args.start_at {
         crate::merge::sleep_until(at, args.shard).await;
     }
@@ -261,7 +264,10 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
     print!("{}", console::threshold_table(&record));
     print!("{}", console::recovery_lines(&record));
     println!();
-    println!("{}", console::verdict_line(&record));
+    print!(
+        "{}",
+        console::verdict_lines(&record, console::colour_enabled())
+    );
     for p in written {
         println!("wrote {}", p.display());
     }

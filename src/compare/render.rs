@@ -3,6 +3,7 @@
 use super::stats::Verdict;
 use super::{CompareMetric, Comparison, Row};
 use crate::attack::recorder::sanitize;
+use crate::console::{wrap, WIDTH};
 
 /// A value in the metric's unit.
 pub fn value(metric: CompareMetric, v: f64) -> String {
@@ -12,8 +13,7 @@ pub fn value(metric: CompareMetric, v: f64) -> String {
     match metric {
         CompareMetric::Rps => format!("{v:.1}/s"),
         CompareMetric::ErrorRate => format!("{:.2}%", v * 100.0),
-        _ if v >= 1000.0 => format!("{:.2} s", v / 1000.0),
-        _ => format!("{v:.2} ms"),
+        _ => crate::units::fmt_ms(v),
     }
 }
 
@@ -84,28 +84,47 @@ pub fn text(c: &Comparison) -> String {
         "baseline: {} run(s), candidate: {} run(s), method: {}\n\n",
         c.baseline_runs, c.candidate_runs, c.method
     );
+    // At most 100 columns: flow 10, metric 10, two values of 10, change 29, verdict 23.
     out.push_str(&format!(
-        "{:<10} {:<11} {:>12} {:>12}  {:<32} {}\n",
+        "{:<10} {:<10} {:>10} {:>10}  {:<29} {}\n",
         "flow", "metric", "baseline", "candidate", "change [interval]", "verdict"
     ));
-    for r in &c.rows {
-        out.push_str(&format!(
-            "{:<10} {:<11} {:>12} {:>12}  {:<32} {}{}\n",
-            sanitize(&r.flow, 10),
+    let mut ungated = false;
+    for (i, r) in c.rows.iter().enumerate() {
+        // One flow's rows together; its name once, on its first row.
+        let first = i == 0 || c.rows[i - 1].flow != r.flow;
+        ungated |= !r.gated;
+        let line = format!(
+            "{:<10} {:<10} {:>10} {:>10}  {:<29} {}{}",
+            if first {
+                sanitize(&r.flow, 9)
+            } else {
+                String::new()
+            },
             r.metric.name(),
             value(r.metric, r.baseline),
             value(r.metric, r.candidate),
             change(r),
             verdict_text(r.verdict),
-            if r.gated { "" } else { " (not gated)" }
-        ));
+            if r.gated { "" } else { " °" }
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if ungated {
+        out.push_str("° not gated (shown for information; never fails the comparison)\n");
     }
     for why in &c.invalid {
-        out.push_str(&format!("invalid: {}\n", sanitize(why, 300)));
+        for line in wrap(&format!("invalid: {}", sanitize(why, 300)), WIDTH, "  ") {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     out.push('\n');
-    out.push_str(&headline(c));
-    out.push('\n');
+    for line in wrap(&headline(c), WIDTH, "  ") {
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
 }
 

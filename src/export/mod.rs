@@ -117,18 +117,7 @@ pub fn write_reports(record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, Fai
         .collect()
 }
 
-/// Latency in ms as every report shows it: `0.42 ms`, `12.3 ms`, `1.25 s`.
-pub fn fmt_ms(v: f64) -> String {
-    if !v.is_finite() {
-        "n/a".to_string()
-    } else if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
-}
+pub use crate::units::fmt_ms;
 
 /// Requests per second: `0.33`, `12.5`, `1234`.
 pub fn fmt_rate(v: f64) -> String {
