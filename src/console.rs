@@ -133,7 +133,7 @@ pub fn rate_line(r: &RunRecord) -> String {
     r.meta
         .rate
         .as_ref()
-        .map_or(String::new(), |rate| format!("{}\n", rate.describe()))
+        .map_or(String::new(), |rate| wrapped(&rate.describe(), "  "))
 }
 
 /// How many requests waited out a backoff first; empty when none did.
