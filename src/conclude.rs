@@ -38,6 +38,44 @@ pub fn rate_invalid(record: &RunRecord) -> Option<String> {
     })
 }
 
+/// Consecutive seconds with failed requests and not one success that make an outage.
+pub const OUTAGE_SECONDS: u32 = 2;
+
+/// The longest stretch of at least [`OUTAGE_SECONDS`] in which requests failed and none
+/// succeeded (seconds without any completed request inside it count as part of it), e.g. a
+/// target that died mid-run. It fails the run however few requests it cost: users back off
+/// from a dead target, so its error *rate* can stay under any rule.
+pub fn outage(record: &RunRecord) -> Option<String> {
+    let mut per_t: std::collections::BTreeMap<u32, (u64, u64)> = Default::default();
+    for s in record.flows.iter().flat_map(|f| &f.per_second) {
+        let e = per_t.entry(s.t).or_default();
+        e.0 += s.requests;
+        e.1 += s.errors;
+    }
+    let (&first, &last) = (per_t.keys().next()?, per_t.keys().next_back()?);
+    // (start, seconds, failures) of the stretch being walked and of the longest one.
+    let mut current: Option<(u32, u32, u64)> = None;
+    let mut longest: Option<(u32, u32, u64)> = None;
+    for t in first..=last.saturating_add(1) {
+        let (requests, errors) = per_t.get(&t).copied().unwrap_or((0, 0));
+        let dark = t <= last && requests == errors;
+        if dark {
+            let c = current.get_or_insert((t, 0, 0));
+            c.1 += 1;
+            c.2 += errors;
+        } else if let Some(c) = current.take() {
+            if c.2 > 0 && c.1 >= OUTAGE_SECONDS && longest.is_none_or(|l| c.1 > l.1) {
+                longest = Some(c);
+            }
+        }
+    }
+    let (start, seconds, failures) = longest?;
+    Some(format!(
+        "the target answered nothing for {seconds} s (t={start}–{} s): {failures} request(s) failed, none succeeded",
+        start + seconds
+    ))
+}
+
 /// One line per flow that had requests and not one success, e.g.
 /// `signup: 100% failed (4 of 4 requests: 401×4)`.
 pub fn flows_without_success(record: &RunRecord) -> Vec<String> {
@@ -100,6 +138,7 @@ pub fn conclude(record: &mut RunRecord, rules: &[Rule], stops: &[Stop]) {
         ));
     }
     failed.extend(flows_without_success(record));
+    failed.extend(outage(record));
     let thresholds_failed = record.thresholds.iter().any(|v| !v.passed);
     record.outcome.verdict = if !invalid.is_empty() {
         "invalid"
@@ -186,6 +225,46 @@ mod tests {
             "{reason}"
         );
         assert!(reason.contains("; aborted early: 'validate"), "{reason}");
+    }
+
+    #[test]
+    fn seconds_without_one_success_fail_the_run_as_an_outage() {
+        let mut r = synthetic(10, &["login", "validate"], 4, 50);
+        conclude(&mut r, &rules(&["p99.9<60m"]), &[]);
+        assert_eq!(r.outcome.verdict, "pass", "{:?}", r.outcome.reason);
+        // The target dies at t=6: from then on every request fails (a few, as users back off),
+        // and t=8 has no completed request at all.
+        for f in &mut r.flows {
+            for s in f.per_second.iter_mut().filter(|s| s.t >= 6) {
+                s.errors = if s.t == 8 { 0 } else { s.requests.min(3) };
+                s.requests = s.errors;
+            }
+        }
+        conclude(&mut r, &rules(&["p99.9<60m"]), &[]);
+        assert_eq!(r.outcome.verdict, "fail");
+        let reason = r.outcome.reason.unwrap();
+        assert!(
+            reason.contains("the target answered nothing for 4 s (t=6–10 s)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn one_dark_second_or_a_silent_stretch_is_not_an_outage() {
+        let mut r = synthetic(10, &["validate"], 4, 50);
+        let f = &mut r.flows[0];
+        // t=3: all failed, but only one second; t=5..7: no completions and no failures.
+        for s in f.per_second.iter_mut() {
+            match s.t {
+                3 => s.errors = s.requests,
+                5..=7 => {
+                    s.requests = 0;
+                    s.errors = 0
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(outage(&r), None);
     }
 
     #[test]
