@@ -179,7 +179,7 @@ fn count_rows(db: &Path, table: &str) -> u64 {
 /// `loadtest run PROFILE` (tests/interop/profiles.toml) with `USERS` users for 3 s against
 /// `server`, driven by `contract`; no metrics scrape, so every request the server sees belongs
 /// to a flow.
-fn run(server: &Server, profile: &str, contract: &Path, out: &Path) -> Output {
+fn run(server: &Server, profile: &str, contract: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args([
             "run",
@@ -198,6 +198,7 @@ fn run(server: &Server, profile: &str, contract: &Path, out: &Path) -> Output {
         .arg(repo("tests/interop/thresholds.toml"))
         .arg("--out")
         .arg(out)
+        .args(extra)
         .current_dir(std::env::temp_dir())
         .output()
         .expect("run loadtest")
@@ -272,7 +273,7 @@ fn check_shape(shape: &Shape) {
     let contract = repo(shape.contract);
     let out_tmp = tempfile::tempdir().unwrap();
     let out = out_tmp.path().join("run");
-    let o = run(&server, shape.profile, &contract, &out);
+    let o = run(&server, shape.profile, &contract, &out, &[]);
     let server_log = std::fs::read_to_string(server.dir.path().join("server.stderr")).unwrap();
     assert_eq!(
         o.status.code(),
@@ -387,4 +388,80 @@ fn oauth2_password_form_fastapi_users() {
         database: "users.db",
         users_table: "user",
     });
+}
+
+#[test]
+fn jwt_in_httponly_cookie_fastapi_users() {
+    check_shape(&Shape {
+        server: "FastAPI + fastapi-users (cookie)",
+        script: "fastapi_users_server.py",
+        modules: "fastapi_users, fastapi_users_db_sqlalchemy, aiosqlite, uvicorn",
+        contract: "scenarios/contracts/fastapi-users-cookie.toml",
+        profile: "smoke",
+        database: "users.db",
+        users_table: "user",
+    });
+}
+
+#[test]
+fn session_cookie_with_csrf_django_allauth() {
+    check_shape(&Shape {
+        server: "Django + django-allauth (session, CSRF)",
+        script: "django_server.py",
+        modules: "django, djoser, rest_framework_simplejwt, allauth, uvicorn",
+        contract: "scenarios/contracts/django-allauth-session.toml",
+        profile: "smoke-logout",
+        database: "django.db",
+        users_table: "auth_user",
+    });
+}
+
+/// A real library's stateless JWT logout (fastapi-users' cookie transport only clears the
+/// cookie) leaves the old token valid: loadtest's logout-reuse check must catch it, exit 1.
+#[test]
+fn a_logout_that_does_not_revoke_the_jwt_is_a_security_finding() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let modules = "fastapi_users, fastapi_users_db_sqlalchemy, aiosqlite, uvicorn";
+    let Some(mut server) = start(
+        "FastAPI + fastapi-users (cookie logout)",
+        "fastapi_users_server.py",
+        modules,
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("cookie-with-logout.toml");
+    let mut text =
+        std::fs::read_to_string(repo("scenarios/contracts/fastapi-users-cookie.toml")).unwrap();
+    text.push_str(
+        "\n[logout]\nmethod = \"POST\"\npath = \"/auth/cookie/logout\"\nsuccess = [204]\n",
+    );
+    std::fs::write(&contract, text).unwrap();
+    let out = tmp.path().join("run");
+    let o = run(&server, "smoke-logout", &contract, &out, &["--no-abort"]);
+    server.stop();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let record = RunRecord::load(&out.join("run.json")).expect("run.json");
+    let logout = record.flow("logout").expect("logout ran");
+    let reuse = record.flow("logout-reuse").expect("the reuse check ran");
+    assert!(logout.ok > 0 && logout.failed == 0, "{:?}", logout.errors);
+    // Every reuse after a successful logout was accepted by the server, and reported.
+    assert_eq!(reuse.requests, logout.ok);
+    assert_eq!(
+        reuse.errors.get("security-finding").copied(),
+        Some(reuse.requests),
+        "{:?}",
+        reuse.errors
+    );
+    let log = read_access_log(server.dir.path());
+    let me_ok = log.counts[&("GET".to_string(), "/users/me".to_string())][&200];
+    let validate = record.flow("validate").unwrap();
+    assert_eq!(me_ok, validate.ok + reuse.requests, "{:?}", log.counts);
+    assert_eq!(record.outcome.verdict, "fail");
+    assert_no_secret(&run_outputs(&out, &o), &log.issued);
 }
