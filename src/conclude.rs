@@ -3,7 +3,7 @@
 //! all meet here and set `RunRecord::outcome`. `attack` (a finished run) and `merge` (shards)
 //! both end in [`conclude`].
 
-use crate::record::{RunRecord, SECURITY_FINDING};
+use crate::record::{RunRecord, RunVerdict, SECURITY_FINDING};
 use crate::thresholds::{judge, Rule};
 
 /// Share of its target rate an open-model run must achieve to be judged.
@@ -141,13 +141,12 @@ pub fn conclude(record: &mut RunRecord, rules: &[Rule], stops: &[Stop]) {
     failed.extend(outage(record));
     let thresholds_failed = record.thresholds.iter().any(|v| !v.passed);
     record.outcome.verdict = if !invalid.is_empty() {
-        "invalid"
+        RunVerdict::Invalid
     } else if !failed.is_empty() || thresholds_failed {
-        "fail"
+        RunVerdict::Fail
     } else {
-        "pass"
-    }
-    .to_string();
+        RunVerdict::Pass
+    };
     let reasons: Vec<String> = invalid.into_iter().chain(failed).chain(noted).collect();
     record.outcome.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
 }
@@ -272,8 +271,8 @@ mod tests {
         let mut r = synthetic(10, &["validate"], 4, 50);
         conclude(&mut r, &rules(&["p99.9<60m"]), &[]);
         assert_eq!(
-            (r.outcome.verdict.as_str(), &r.outcome.reason),
-            ("pass", &None)
+            (r.outcome.verdict, &r.outcome.reason),
+            (RunVerdict::Pass, &None)
         );
         let sigint = Stop {
             kind: StopKind::Interrupted,

@@ -5,7 +5,7 @@
 //! with `NO_COLOR` set.
 
 use crate::attack::recorder::sanitize;
-use crate::record::RunRecord;
+use crate::record::{RunRecord, RunVerdict};
 
 use crate::units::fmt_ms as ms;
 
@@ -180,10 +180,10 @@ pub fn threshold_table(r: &RunRecord) -> String {
 
 /// The verdict line.
 pub fn verdict_line(r: &RunRecord) -> String {
-    let mut line = match r.outcome.verdict.as_str() {
-        "pass" => "PASS: every threshold held".to_string(),
-        "invalid" => "INVALID: the run could not be judged".to_string(),
-        _ => {
+    let mut line = match r.outcome.verdict {
+        RunVerdict::Pass => "PASS: every threshold held".to_string(),
+        RunVerdict::Invalid => "INVALID: the run could not be judged".to_string(),
+        RunVerdict::Fail => {
             let failed = r.thresholds.iter().filter(|v| !v.passed).count();
             format!("FAIL: {failed} of {} thresholds failed", r.thresholds.len())
         }

@@ -881,7 +881,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         users_per_second,
         thresholds: Vec::new(),
         outcome: Outcome {
-            verdict: String::new(),
+            verdict: Default::default(),
             partial: false,
             reason: None,
         },
@@ -906,7 +906,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         .filter_map(|s| {
             let i = s.record.meta.shard.as_ref()?.index?;
             let why = s.record.outcome.reason.as_ref()?;
-            let kind = if s.record.outcome.verdict == "invalid" {
+            let kind = if s.record.outcome.verdict == crate::record::RunVerdict::Invalid {
                 StopKind::Unjudgeable
             } else if why.starts_with("aborted early") {
                 StopKind::Aborted

@@ -151,11 +151,46 @@ pub struct Phase {
 /// Failure class of a revoked token that was accepted after logout.
 pub const SECURITY_FINDING: &str = "security-finding";
 
+/// A run's verdict, serialised as `"pass"`, `"fail"` or `"invalid"` (as the strings it
+/// replaced, so saved records load unchanged). Decided only by `conclude::conclude`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunVerdict {
+    Pass,
+    Fail,
+    /// Could not be judged (target unreachable, open-model rate not reached); also the
+    /// value of a record not judged yet.
+    #[default]
+    Invalid,
+}
+
+impl RunVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerdict::Pass => "pass",
+            RunVerdict::Fail => "fail",
+            RunVerdict::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for RunVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `verdict == "pass"`: compares with the serialised name.
+impl PartialEq<&str> for RunVerdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// How the run ended and what was decided.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Outcome {
-    /// `pass`, `fail` or `invalid` (could not be judged).
-    pub verdict: String,
+    pub verdict: RunVerdict,
     /// True when the run stopped before its planned end (signal, abort, crash).
     pub partial: bool,
     /// Why the run was partial, invalid or aborted.
@@ -261,7 +296,7 @@ impl RunRecord {
 
     /// Whether the run passed its thresholds (and was not aborted or invalid).
     pub fn passed(&self) -> bool {
-        self.outcome.verdict == "pass"
+        self.outcome.verdict == RunVerdict::Pass
     }
 
     /// Parses and validates a record from JSON text; `source` names the file in errors.

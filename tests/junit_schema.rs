@@ -110,7 +110,7 @@ fn run_and_compare_junit_validate_against_junit_10_xsd() {
     let failing = fixture();
     assert_eq!(failing.outcome.verdict, "fail");
     let mut invalid = run(1.0, 2, &["validate: p95<100ms"]);
-    invalid.outcome.verdict = "invalid".into();
+    invalid.outcome.verdict = loadtest::record::RunVerdict::Invalid;
     invalid.outcome.reason = Some("generator saturated <cpu> & more".into());
     for (name, r) in [
         ("pass.xml", &passing),

@@ -377,7 +377,7 @@ fn assemble(
         users_per_second: recorder.users_per_second(seconds),
         thresholds: Vec::new(),
         outcome: Outcome {
-            verdict: String::new(),
+            verdict: Default::default(),
             partial: stopped.is_some(),
             reason: stopped.as_ref().map(|s| s.0.clone()),
         },

@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use crate::cli::CapacityArgs;
+use crate::commands::run::{execute, new_run_id, overrides, RunInputs, Target};
 use crate::error::Failure;
 use crate::export::capacity::{self, Capacity, Step};
+use crate::profile::{pool_for, Profile, Stage, Weights};
 use crate::record::write_atomic;
 use crate::target::{start, TargetConfig};
-use crate::thresholds::{judge, Rule};
+use crate::thresholds::Rule;
 
 fn rule_for(args: &CapacityArgs) -> Result<Rule, Failure> {
     let [text] = args.run.threshold.as_slice() else {
@@ -27,17 +29,40 @@ fn rule_for(args: &CapacityArgs) -> Result<Rule, Failure> {
         .map_err(|e: crate::thresholds::ThresholdError| Failure::bad_input(e.to_string()))
 }
 
-fn weights_for(flow: &str) -> Result<&'static str, Failure> {
+fn weights_for(flow: &str) -> Result<Weights, Failure> {
+    let only = |validate, login, refresh| Weights {
+        validate,
+        login,
+        refresh,
+        logout: 0,
+    };
     Ok(match flow {
-        "validate" => "validate = 100, login = 0, refresh = 0, logout = 0",
-        "login" => "validate = 0, login = 100, refresh = 0, logout = 0",
-        "refresh" => "validate = 0, login = 0, refresh = 100, logout = 0",
+        "validate" => only(100, 0, 0),
+        "login" => only(0, 100, 0),
+        "refresh" => only(0, 0, 100),
         other => {
             return Err(Failure::bad_input(format!(
                 "--flow '{other}': capacity can search validate, login or refresh"
             )))
         }
     })
+}
+
+/// One fixed-rate step as a profile: the whole pool at once, held for `--step-duration`.
+fn step_profile(args: &CapacityArgs, weights: &Weights, rate: f64) -> Result<Profile, Failure> {
+    Profile {
+        name: "capacity".into(),
+        description: format!("capacity step at {rate:.0}/s"),
+        stages: vec![Stage {
+            users: pool_for(rate),
+            rate: Some(rate),
+            ramp: Duration::ZERO,
+            hold: args.step_duration,
+            phase: "hold".into(),
+        }],
+        weights: weights.clone(),
+    }
+    .with_overrides(&overrides(&args.run))
 }
 
 pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
@@ -56,7 +81,9 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
     if args.step_duration < Duration::from_secs(2) {
         return Err(Failure::bad_input("--step-duration must be at least 2s"));
     }
-    crate::contract::Contract::load(args.run.contract.as_deref())?;
+    // Inputs resolved once (contract, scraping, seed, …); each step sets its own profile,
+    // rule, folder and run id.
+    let base = RunInputs::with_profile(step_profile(&args, &weights, args.start)?, &args.run)?;
     let root = args.run.out.clone().unwrap_or_else(|| {
         crate::commands::run::default_out_dir(&format!("capacity-{}", args.flow))
     });
@@ -80,7 +107,7 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
             (t.url.clone(), Some(t))
         }
     };
-    let result = search(&args, &rule, weights, &host, &root).await;
+    let result = search(&args, &base, &rule, &weights, &host, &root).await;
     if let Some(t) = target {
         t.shutdown().await;
     }
@@ -97,8 +124,9 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
 
 async fn search(
     args: &CapacityArgs,
+    base: &RunInputs,
     rule: &Rule,
-    weights: &str,
+    weights: &Weights,
     host: &str,
     root: &std::path::Path,
 ) -> Result<Capacity, Failure> {
@@ -113,7 +141,7 @@ async fn search(
     };
     let mut rate = args.start;
     loop {
-        let held = step(args, rule, weights, host, root, rate, &mut cap).await?;
+        let held = step(args, base, rule, weights, host, root, rate, &mut cap).await?;
         if held {
             cap.highest_held = Some(rate);
             if rate >= args.max {
@@ -134,7 +162,7 @@ async fn search(
         if mid <= good || mid >= bad {
             break;
         }
-        if step(args, rule, weights, host, root, mid, &mut cap).await? {
+        if step(args, base, rule, weights, host, root, mid, &mut cap).await? {
             good = mid;
         } else {
             bad = mid;
@@ -146,10 +174,12 @@ async fn search(
 }
 
 /// One fixed-rate run; returns whether it held.
+#[allow(clippy::too_many_arguments)]
 async fn step(
     args: &CapacityArgs,
+    base: &RunInputs,
     rule: &Rule,
-    weights: &str,
+    weights: &Weights,
     host: &str,
     root: &std::path::Path,
     rate: f64,
@@ -157,32 +187,23 @@ async fn step(
 ) -> Result<bool, Failure> {
     let n = cap.steps.len() + 1;
     let dir = root.join(format!("step-{n:02}-{rate:.0}rps"));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", dir.display())))?;
-    let profiles = dir.join("profile.toml");
-    let toml = format!(
-        "[profiles.capacity]\ndescription = \"capacity step at {rate:.0}/s\"\nstages = [{{ rate = \"{rate}/s\", ramp = \"0s\", hold = \"{}s\", phase = \"hold\" }}]\nweights = {{ {weights} }}\n",
-        args.step_duration.as_secs()
-    );
-    write_atomic(&profiles, toml.as_bytes())?;
-    let thresholds = dir.join("thresholds.toml");
-    write_atomic(
-        &thresholds,
-        format!("rules = [{:?}]\n", rule.text).as_bytes(),
-    )?;
-    let mut run = args.run.clone();
-    run.host = Some(host.to_string());
-    run.profiles = Some(profiles);
-    run.thresholds_file = Some(thresholds);
-    run.threshold.clear();
-    run.out = Some(dir.join("run"));
-    run.no_abort = true;
-    run.quiet = true;
+    let profile = step_profile(args, weights, rate)?;
+    let inputs = RunInputs {
+        full_plan: crate::merge::plan_fingerprint(&profile),
+        profile,
+        rules: vec![rule.clone()],
+        target: Target::Host(host.to_string()),
+        out_dir: dir.join("run"),
+        run_id: new_run_id(),
+        abort_early: false,
+        progress: false,
+        ..base.clone()
+    };
     eprintln!(
         "capacity: step {n}: {rate:.0} req/s for {} s",
         args.step_duration.as_secs()
     );
-    let record = crate::commands::run::run_once("capacity", &run).await?;
+    let record = execute(&inputs).await?;
     if let Some(sig) = crate::interrupt::requested() {
         // The interrupted step measured a shortened run: it is not counted either way.
         return Err(Failure::interrupted(
@@ -194,9 +215,15 @@ async fn step(
             ),
         ));
     }
-    let verdict = judge(std::slice::from_ref(rule), &record).remove(0);
+    // The run judged exactly this one rule.
+    let verdict = record
+        .thresholds
+        .iter()
+        .find(|v| v.rule == rule.text)
+        .cloned()
+        .ok_or_else(|| Failure::unjudgeable(format!("step {n}: '{}' not judged", rule.text)))?;
     let achieved = record.meta.rate.as_ref().map_or(0.0, |r| r.achieved_rps);
-    let invalid = record.outcome.verdict == "invalid";
+    let invalid = record.outcome.verdict == crate::record::RunVerdict::Invalid;
     let held = verdict.passed && !invalid;
     let reason = if invalid {
         record.outcome.reason.clone()

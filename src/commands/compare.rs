@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{AbArgs, CompareArgs, CompareOpts};
+use crate::commands::run::{execute, new_run_id, RunInputs, Target};
 use crate::compare::{self, render, Comparison, Options};
 use crate::error::Failure;
 use crate::export::{compare_html, compare_junit, ExportError};
@@ -183,6 +184,8 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
         return Err(Failure::bad_input("--runs must be between 1 and 100"));
     }
     let opts = options(&args.opts)?;
+    // Inputs resolved once; each run differs only in host, folder and run id.
+    let base = RunInputs::resolve(&args.profile, &args.run)?;
     crate::attack::preflight(&args.baseline_host).await?;
     crate::attack::preflight(&args.candidate_host).await?;
     let root =
@@ -200,10 +203,18 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
         }
         for (side, host) in order {
             eprintln!("ab: pair {i}/{}: {side} ({host})", args.runs);
-            let mut run = args.run.clone();
-            run.host = Some(host.clone());
-            run.out = Some(root.join(format!("{side}-{i}")));
-            let record = crate::commands::run::run_once(&args.profile, &run).await?;
+            let inputs = RunInputs {
+                target: Target::Host(host.trim_end_matches('/').to_string()),
+                out_dir: root.join(format!("{side}-{i}")),
+                // Every run signs up its own users (same host, fresh identities).
+                run_id: if args.run.run_id.is_some() {
+                    base.run_id.clone()
+                } else {
+                    new_run_id()
+                },
+                ..base.clone()
+            };
+            let record = execute(&inputs).await?;
             if let Some(sig) = crate::interrupt::requested() {
                 return Err(Failure::interrupted(
                     sig,

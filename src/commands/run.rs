@@ -10,10 +10,10 @@ use crate::console;
 use crate::contract::Contract;
 use crate::error::Failure;
 use crate::export::{self, Exporter};
-use crate::profile::{Overrides, Profiles};
-use crate::record::RunRecord;
+use crate::profile::{Overrides, Profile, Profiles};
+use crate::record::{RunRecord, RunVerdict};
 use crate::target::store::redact_url;
-use crate::target::{start, TargetConfig};
+use crate::target::{start, Mode, TargetConfig};
 use crate::thresholds::{Rule, ThresholdSet};
 
 /// Default rules (or `--thresholds FILE`), then each `--threshold` replacing the rule with the
@@ -131,81 +131,161 @@ pub fn exit_code(record: &RunRecord) -> u8 {
     if record.outcome.partial && reason.contains("SIGTERM") {
         return 143;
     }
-    match record.outcome.verdict.as_str() {
-        "pass" => 0,
-        "invalid" => 3,
-        _ => 1,
+    match record.outcome.verdict {
+        RunVerdict::Pass => 0,
+        RunVerdict::Invalid => 3,
+        RunVerdict::Fail => 1,
     }
 }
 
-/// One run: inputs resolved from `args`, results written under `args.out` (or the default).
-pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, Failure> {
-    let profiles = Profiles::load(args.profiles.as_deref())?;
-    let profile = profiles.get(profile_name)?.with_overrides(&Overrides {
+/// Where a run's load goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `--host URL` (trailing `/` removed).
+    Host(String),
+    /// The embedded reference API, started for the run and stopped after it.
+    Embedded { mode: Mode, seed_users: u64 },
+}
+
+/// A run's inputs, resolved once from the command line: what `run`, `capacity` and `ab`
+/// hand to [`execute`]. Nothing below this reads CLI structs.
+#[derive(Debug, Clone)]
+pub struct RunInputs {
+    pub profile: Profile,
+    /// The whole run's plan fingerprint (differs from `profile` on a shard).
+    pub full_plan: String,
+    pub contract: Contract,
+    pub rules: Vec<Rule>,
+    pub target: Target,
+    pub out_dir: PathBuf,
+    pub run_id: String,
+    pub seed: u64,
+    pub timeout: std::time::Duration,
+    pub abort_early: bool,
+    pub progress: bool,
+    pub redact: Vec<String>,
+    /// Prometheus scraping, before the host is known (`ScrapeConfig::for_host`).
+    pub server_metrics: crate::server::ScrapeConfig,
+    pub shard: Option<crate::merge::ShardSpec>,
+    pub start_at: Option<time::OffsetDateTime>,
+}
+
+/// A fresh random run id (part of every generated identity, so runs never collide).
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+/// The profile overrides given on the command line.
+pub fn overrides(args: &RunArgs) -> Overrides {
+    Overrides {
         users: args.users,
         duration: args.duration,
         ramp: args.ramp,
         scale: args.scale,
         rate: args.rate,
         rate_users: args.rate_users,
-    })?;
-    // A shard runs its share of every stage's users (docs/DISTRIBUTED.md).
-    let full_plan = crate::merge::plan_fingerprint(&profile);
-    let profile = match args.shard {
-        Some(s) => crate::merge::shard_profile(&profile, s)?,
-        None => profile,
-    };
-    if let Some(at) = args.start_at {
-        crate::merge::start_delay(at, time::OffsetDateTime::now_utc())?;
     }
-    let contract = Contract::load(args.contract.as_deref())?;
-    let rules = resolve_rules(args)?;
-    let server_metrics = crate::server::ScrapeConfig::from_args(
-        args.server_metrics.as_deref(),
-        args.no_server_metrics,
-        args.server_metrics_map.as_deref(),
-    )?;
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&profile.name));
+}
+
+impl RunInputs {
+    /// Resolves the named profile (from `--profiles` or the built-ins) and everything else.
+    pub fn resolve(profile_name: &str, args: &RunArgs) -> Result<RunInputs, Failure> {
+        let profiles = Profiles::load(args.profiles.as_deref())?;
+        let profile = profiles
+            .get(profile_name)?
+            .with_overrides(&overrides(args))?;
+        RunInputs::with_profile(profile, args)
+    }
+
+    /// Resolves everything but the profile, which the caller built.
+    pub fn with_profile(profile: Profile, args: &RunArgs) -> Result<RunInputs, Failure> {
+        // A shard runs its share of every stage's users (docs/DISTRIBUTED.md).
+        let full_plan = crate::merge::plan_fingerprint(&profile);
+        let profile = match args.shard {
+            Some(s) => crate::merge::shard_profile(&profile, s)?,
+            None => profile,
+        };
+        if let Some(at) = args.start_at {
+            crate::merge::start_delay(at, time::OffsetDateTime::now_utc())?;
+        }
+        let server_metrics = crate::server::ScrapeConfig::from_args(
+            args.server_metrics.as_deref(),
+            args.no_server_metrics,
+            args.server_metrics_map.as_deref(),
+        )?;
+        Ok(RunInputs {
+            contract: Contract::load(args.contract.as_deref())?,
+            rules: resolve_rules(args)?,
+            target: match &args.host {
+                Some(h) => Target::Host(h.trim_end_matches('/').to_string()),
+                None => Target::Embedded {
+                    mode: args.target_mode,
+                    seed_users: args.target_seed_users,
+                },
+            },
+            out_dir: args
+                .out
+                .clone()
+                .unwrap_or_else(|| default_out_dir(&profile.name)),
+            run_id: args.run_id.clone().unwrap_or_else(new_run_id),
+            seed: args.seed.unwrap_or_else(rand::random),
+            timeout: args.timeout,
+            abort_early: !args.no_abort,
+            progress: !args.quiet,
+            redact: args.redact.clone(),
+            server_metrics,
+            shard: args.shard,
+            start_at: args.start_at,
+            full_plan,
+            profile,
+        })
+    }
+}
+
+/// One run: inputs resolved from `args`, results written under `args.out` (or the default).
+pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, Failure> {
+    execute(&RunInputs::resolve(profile_name, args)?).await
+}
+
+/// Runs resolved inputs: starts the embedded target when there is no host, attacks, writes
+/// the record and reports under `inputs.out_dir`, prints the summary, returns the record
+/// (judged once, by `conclude`).
+pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
+    let out_dir = &inputs.out_dir;
     if out_dir.join("run.json").exists() {
         return Err(Failure::bad_input(format!(
             "{} already holds a run.json; choose another --out",
             out_dir.display()
         )));
     }
-    let run_id = args
-        .run_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..10].to_string());
-
-    let (host, target) = match &args.host {
-        Some(h) => {
+    let profile = &inputs.profile;
+    let run_id = &inputs.run_id;
+    let (host, target) = match &inputs.target {
+        Target::Host(h) => {
             attack::preflight(h)
                 .await
-                .map_err(|f| unjudged_junit(f, &out_dir, &profile.name, h, &run_id))?;
-            (h.trim_end_matches('/').to_string(), None)
+                .map_err(|f| unjudged_junit(f, out_dir, &profile.name, h, run_id))?;
+            (h.clone(), None)
         }
-        None => {
+        Target::Embedded { mode, seed_users } => {
             let t = start(TargetConfig {
-                mode: args.target_mode,
-                seed_users: args.target_seed_users,
+                mode: *mode,
+                seed_users: *seed_users,
                 ..TargetConfig::default()
             })
             .await?;
             eprintln!(
-                "embedded reference API ({} mode, argon2id 'fast' cost) at {}",
-                args.target_mode, t.url
+                "embedded reference API ({mode} mode, argon2id 'fast' cost) at {}",
+                t.url
             );
-            (t.url.clone(), Some(t))
+            (t.url.clone(), Some((t, *mode)))
         }
     };
     // One run per output folder: a concurrent run with the same --out is refused.
-    let _lock = match crate::record::OutputLock::acquire(&out_dir) {
+    let _lock = match crate::record::OutputLock::acquire(out_dir) {
         Ok(lock) => lock,
         Err(f) => {
-            if let Some(t) = target {
+            if let Some((t, _)) = target {
                 t.shutdown().await;
             }
             return Err(f);
@@ -216,45 +296,44 @@ pub async fn run_once(profile_name: &str, args: &RunArgs) -> Result<RunRecord, F
         profile.name,
         profile.describe(),
         profile.duration().as_secs(),
-        contract.name
+        inputs.contract.name
     );
     for line in console::wrap(&intro, console::WIDTH, "  ") {
         eprintln!("{line}");
     }
-    if let Some(at) = args.start_at {
-        crate::merge::sleep_until(at, args.shard).await;
+    if let Some(at) = inputs.start_at {
+        crate::merge::sleep_until(at, inputs.shard).await;
     }
-    let server_metrics = server_metrics.for_host(&host);
     let plan = AttackPlan {
-        profile,
-        contract,
+        profile: profile.clone(),
+        contract: inputs.contract.clone(),
+        server_metrics: inputs.server_metrics.clone().for_host(&host),
         host,
-        run_id,
-        request_timeout: args.timeout,
+        run_id: run_id.clone(),
+        request_timeout: inputs.timeout,
         out_dir: out_dir.clone(),
-        rules,
-        abort_early: !args.no_abort,
-        progress: !args.quiet,
-        embedded_target: target.as_ref().map(|_| args.target_mode.to_string()),
+        rules: inputs.rules.clone(),
+        abort_early: inputs.abort_early,
+        progress: inputs.progress,
+        embedded_target: target.as_ref().map(|(_, mode)| mode.to_string()),
         command: redacted_command(),
-        user_offset: args.shard.map_or(0, |s| s.user_offset() as usize),
-        redact_headers: args.redact.clone(),
-        server_metrics,
-        seed: args.seed.unwrap_or_else(rand::random),
+        user_offset: inputs.shard.map_or(0, |s| s.user_offset() as usize),
+        redact_headers: inputs.redact.clone(),
+        seed: inputs.seed,
     };
     let result = attack::run(&plan).await;
-    if let Some(t) = target {
+    if let Some((t, _)) = target {
         t.shutdown().await;
     }
     let mut record = result
-        .map_err(|f| unjudged_junit(f, &out_dir, &plan.profile.name, &plan.host, &plan.run_id))?;
-    record.meta.shard = args.shard.map(|s| crate::record::ShardMeta {
+        .map_err(|f| unjudged_junit(f, out_dir, &plan.profile.name, &plan.host, &plan.run_id))?;
+    record.meta.shard = inputs.shard.map(|s| crate::record::ShardMeta {
         index: Some(s.index),
         count: s.count,
         user_offset: s.user_offset(),
-        profile_plan: full_plan.clone(),
+        profile_plan: inputs.full_plan.clone(),
     });
-    let written = write_outputs(&record, &out_dir)?;
+    let written = write_outputs(&record, out_dir)?;
     println!();
     print!("{}", console::flow_table(&record));
     print!("{}", console::rate_line(&record));

@@ -173,7 +173,7 @@ fn median(v: &[f64]) -> f64 {
 /// Why a run cannot be judged, if it cannot.
 pub fn invalid_reason(r: &RunRecord) -> Option<String> {
     let name = format!("run {} ({})", r.meta.run_id, r.meta.started_at);
-    if r.outcome.verdict == "invalid" {
+    if r.outcome.verdict == crate::record::RunVerdict::Invalid {
         return Some(format!(
             "{name} is invalid: {}",
             r.outcome.reason.clone().unwrap_or_default()
@@ -480,7 +480,7 @@ mod tests {
             users_per_second: vec![10; 40],
             thresholds: vec![],
             outcome: Outcome {
-                verdict: "pass".into(),
+                verdict: crate::record::RunVerdict::Pass,
                 partial: false,
                 reason: None,
             },

@@ -191,11 +191,7 @@ fn page(r: &RunRecord) -> Result<Page, ExportError> {
         planned: fmt_duration(m.planned_duration_s),
         users: m.max_users,
         verdict: verdict_label(r),
-        verdict_class: match r.outcome.verdict.as_str() {
-            "pass" => "pass",
-            "invalid" => "invalid",
-            _ => "fail",
-        },
+        verdict_class: r.outcome.verdict.as_str(),
         partial: r.outcome.partial,
         reason: r.outcome.reason.clone(),
         rate: m.rate.as_ref().map(|x| x.describe()),

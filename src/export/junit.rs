@@ -112,7 +112,7 @@ fn suite(r: &RunRecord) -> Suite {
             name: t.rule,
         })
         .collect();
-    if r.outcome.verdict == "invalid" {
+    if r.outcome.verdict == crate::record::RunVerdict::Invalid {
         let why = r
             .outcome
             .reason
@@ -133,7 +133,7 @@ fn suite(r: &RunRecord) -> Suite {
         ("contract", m.contract.clone()),
         ("run_id", m.run_id.clone()),
         ("tool_version", m.tool_version.clone()),
-        ("verdict", r.outcome.verdict.clone()),
+        ("verdict", r.outcome.verdict.to_string()),
         ("partial", r.outcome.partial.to_string()),
         ("max_users", m.max_users.to_string()),
         ("duration_s", format!("{:.3}", m.duration_s)),
@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn invalid_run_is_an_error_case() {
         let mut r = fixture();
-        r.outcome.verdict = "invalid".into();
+        r.outcome.verdict = crate::record::RunVerdict::Invalid;
         r.outcome.reason = Some("generator saturated <cpu>".into());
         let xml = JunitExporter.render(&r).unwrap();
         let doc = parsed(&xml);

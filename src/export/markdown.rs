@@ -39,10 +39,10 @@ pub fn escape(text: &str, max: usize) -> String {
 }
 
 fn verdict_icon(record: &RunRecord) -> &'static str {
-    match record.outcome.verdict.as_str() {
-        "pass" => "✅",
-        "invalid" => "⚠️",
-        _ => "❌",
+    match record.outcome.verdict {
+        crate::record::RunVerdict::Pass => "✅",
+        crate::record::RunVerdict::Invalid => "⚠️",
+        crate::record::RunVerdict::Fail => "❌",
     }
 }
 

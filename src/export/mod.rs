@@ -256,12 +256,9 @@ pub fn threshold_rows(record: &RunRecord) -> Vec<ThresholdRow> {
         .collect()
 }
 
-/// `PASS`, `FAIL` or `INVALID` (anything else upper-cased).
+/// `PASS`, `FAIL` or `INVALID`.
 pub fn verdict_label(record: &RunRecord) -> String {
-    match record.outcome.verdict.as_str() {
-        "" => "UNKNOWN".to_string(),
-        v => v.to_ascii_uppercase(),
-    }
+    record.outcome.verdict.as_str().to_ascii_uppercase()
 }
 
 /// Seconds the run's time axis covers: the longest of its per-second data and its duration.

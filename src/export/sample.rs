@@ -81,7 +81,7 @@ pub fn build(
         users_per_second,
         thresholds: Vec::new(),
         outcome: Outcome {
-            verdict: String::new(),
+            verdict: Default::default(),
             partial: false,
             reason: None,
         },
@@ -90,7 +90,11 @@ pub fn build(
     };
     record.thresholds = judge(rules, &record);
     let passed = record.thresholds.iter().all(|v| v.passed);
-    record.outcome.verdict = if passed { "pass" } else { "fail" }.to_string();
+    record.outcome.verdict = if passed {
+        crate::record::RunVerdict::Pass
+    } else {
+        crate::record::RunVerdict::Fail
+    };
     record
 }
 
