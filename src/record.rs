@@ -533,3 +533,41 @@ impl Observations for RunRecord {
         crate::phases::observe_during(self, scope, metric, phase)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::Exporter;
+
+    /// A record as saved before `meta.seed`, `meta.delayed_retries` and the verdict enum.
+    fn saved_before(verdict: &str) -> String {
+        let mut v = serde_json::to_value(crate::export::sample::fixture()).unwrap();
+        let meta = v["meta"].as_object_mut().unwrap();
+        meta.remove("seed");
+        meta.remove("delayed_retries");
+        v["outcome"]["verdict"] = serde_json::json!(verdict);
+        v.to_string()
+    }
+
+    #[test]
+    fn records_saved_before_still_load_and_render_with_the_same_verdict_text() {
+        for (text, verdict) in [
+            ("pass", RunVerdict::Pass),
+            ("fail", RunVerdict::Fail),
+            ("invalid", RunVerdict::Invalid),
+        ] {
+            let r: RunRecord = serde_json::from_str(&saved_before(text)).unwrap();
+            assert_eq!(r.outcome.verdict, verdict);
+            assert_eq!((r.meta.seed, r.meta.delayed_retries), (None, 0));
+            let again = serde_json::to_value(&r).unwrap();
+            assert_eq!(again["outcome"]["verdict"], serde_json::json!(text));
+            let html = crate::export::html::HtmlExporter.render(&r).unwrap();
+            assert!(html.contains(&text.to_ascii_uppercase()));
+            let md = crate::export::markdown::MarkdownExporter
+                .render(&r)
+                .unwrap();
+            assert!(md.contains(&text.to_ascii_uppercase()));
+        }
+        assert!(serde_json::from_str::<RunRecord>(&saved_before("maybe")).is_err());
+    }
+}
