@@ -1,8 +1,9 @@
 //! The auth flows as Goose transactions: each virtual user signs up once with a unique
 //! identity, logs in, then loops: every iteration picks validate, login, refresh or logout at
 //! random by the profile's weights (a shuffled deck per user, seeded from the run's `--seed`),
-//! so any window of the run has the profile's mix. A failing signup, login or refresh makes the user
-//! back off (exponential, capped, jittered) before its next request. Every request is timed
+//! so any window of the run has the profile's mix. A signup, login or refresh the target
+//! answers with a failure makes the user back off (exponential, capped, jittered) before its
+//! next request. Every request is timed
 //! here, into the HDR [`Recorder`], and its success decided by the contract — and Goose is told
 //! the same verdict, so both sets of counts agree.
 
@@ -138,11 +139,16 @@ impl UserState {
     }
 
     /// Records the result of a signup, login or refresh: success clears the backoff, a
-    /// failure schedules the next attempt.
-    fn settle(&mut self, ok: bool) {
+    /// failure the target answered (an unexpected status, no token) schedules the next
+    /// attempt. Transport failures (connect, timeout) are not backed off: they are the target
+    /// being down, and the run keeps measuring that as densely as before.
+    fn settle(&mut self, ok: bool, answered: bool) {
         if ok {
             self.failures = 0;
             self.retry_at = None;
+            return;
+        }
+        if !answered {
             return;
         }
         self.failures = self.failures.saturating_add(1);
@@ -228,7 +234,7 @@ impl FlowContext {
             )
             .await;
         if let Ok(reply) = &r {
-            st.settle(reply.ok);
+            st.settle(reply.ok, reply.status.is_some());
         }
         put_state(user, st);
         r.map(|_| ())
@@ -312,7 +318,7 @@ impl FlowContext {
         if !reply.ok {
             st.session.captures[TOKEN_SLOT] = None;
         }
-        st.settle(reply.ok);
+        st.settle(reply.ok, reply.status.is_some());
         Ok(())
     }
 
@@ -367,7 +373,7 @@ impl FlowContext {
                     if !reply.ok {
                         st.session.log_out();
                     }
-                    st.settle(reply.ok);
+                    st.settle(reply.ok, reply.status.is_some());
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -575,12 +581,18 @@ mod tests {
     #[test]
     fn a_failure_schedules_a_retry_and_a_success_clears_it() {
         let mut st = user(1, 1);
-        st.settle(false);
-        st.settle(false);
+        st.settle(false, false);
+        assert_eq!(
+            (st.failures, st.retry_at),
+            (0, None),
+            "a connect error is not backed off"
+        );
+        st.settle(false, true);
+        st.settle(false, true);
         assert_eq!(st.failures, 2);
         let wait = st.retry_at.expect("backing off") - Instant::now();
         assert!(wait <= BACKOFF_BASE * 2);
-        st.settle(true);
+        st.settle(true, true);
         assert_eq!((st.failures, st.retry_at), (0, None));
     }
 }
