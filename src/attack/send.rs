@@ -10,7 +10,7 @@ use reqwest::header::HeaderName;
 use super::flows::{FlowContext, BODY_LIMIT, SECURITY_FINDING};
 use super::recorder::{Flow, Outcome};
 use super::steps::{self, Session};
-use crate::contract::{Endpoint, Method, Source};
+use crate::contract::{Endpoint, Method};
 
 /// A step's result as the flows need it.
 pub struct Reply {
@@ -47,15 +47,7 @@ impl FlowContext {
     /// A response body kept as an error sample: scrubbed whole (values at the step's JSON
     /// capture pointers and secret-looking JSON keys masked) before the recorder cuts it.
     fn body_sample(&self, ep: &Endpoint, bytes: &[u8]) -> String {
-        let pointers: Vec<&str> = ep
-            .captures
-            .iter()
-            .filter_map(|c| match &c.source {
-                Source::Json(p) => Some(p.as_str()),
-                _ => None,
-            })
-            .collect();
-        crate::secrets::global().scrub_body(bytes, &pointers)
+        crate::secrets::global().scrub_body(bytes, &ep.json_capture_pointers())
     }
 
     /// A flow: its pre-steps (each a `prepare` request), then its own step. A failing

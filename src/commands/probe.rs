@@ -124,15 +124,8 @@ impl Probe<'_> {
                 _ => {}
             }
             if j.show_body && !body.is_empty() {
-                let pointers: Vec<&str> = ep
-                    .captures
-                    .iter()
-                    .filter_map(|c| match &c.source {
-                        Source::Json(p) => Some(p.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                let sample = crate::secrets::global().scrub_body(&body, &pointers);
+                let sample =
+                    crate::secrets::global().scrub_body(&body, &ep.json_capture_pointers());
                 println!("      body: {}", sanitize(&sample, 200));
             }
         }

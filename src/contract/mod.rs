@@ -334,6 +334,18 @@ impl Endpoint {
         v
     }
 
+    /// JSON pointers this step captures from: the values whose text is secret in a body kept
+    /// as a sample (see `secrets::scrub_body`).
+    pub fn json_capture_pointers(&self) -> Vec<&str> {
+        self.captures
+            .iter()
+            .filter_map(|c| match &c.source {
+                Source::Json(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// This step and its pre-steps, pre-steps first.
     pub fn steps(&self) -> impl Iterator<Item = &Endpoint> {
         self.pre.iter().chain(std::iter::once(self))
