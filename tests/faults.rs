@@ -26,25 +26,7 @@ fn serve_on(addr: &str, extra: &[&str]) -> Child {
 }
 
 fn run_args(host: &str, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "run",
-        "load",
-        "--users",
-        "4",
-        "--ramp",
-        "1s",
-        "--quiet",
-        "--no-abort",
-        "--host",
-        host,
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.push(out.display().to_string());
-    v.extend(extra.iter().map(|s| s.to_string()));
-    v
+    common::load_run_args(host, out, 4, extra)
 }
 
 fn loadtest(args: &[String]) -> Output {

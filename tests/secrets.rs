@@ -25,25 +25,7 @@ fn loadtest(args: &[String]) -> Output {
 }
 
 fn run_args(host: &str, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "run",
-        "load",
-        "--users",
-        "3",
-        "--ramp",
-        "1s",
-        "--duration",
-        "3s",
-        "--quiet",
-        "--no-abort",
-        "--host",
-        host,
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.push(out.display().to_string());
+    let mut v = common::load_run_args(host, out, 3, &["--duration", "3s"]);
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }

@@ -171,3 +171,17 @@ pub fn run_python(python: &std::path::Path, script: &str, args: &[&str]) -> (boo
     );
     (out.status.success(), text)
 }
+
+/// Arguments of a short closed-model `loadtest run load` against `host` with `users` users,
+/// a 1 s ramp, no progress lines and no early abort, writing to `out`; `extra` goes last
+/// (e.g. `--duration 3s`).
+pub fn load_run_args(host: &str, out: &std::path::Path, users: u32, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["run", "load", "--users", &users.to_string(), "--ramp", "1s"]
+        .iter()
+        .chain(["--quiet", "--no-abort", "--host", host, "--out"].iter())
+        .map(|s| s.to_string())
+        .collect();
+    v.push(out.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
