@@ -1,18 +1,21 @@
-//! Browser test: headless Chromium loads report.html from disk (no network: it is a file://
-//! page whose CSP forbids every fetch), dumps the DOM and takes a screenshot. The DOM must
-//! hold the expected charts (SVG elements per chart section) and no script from target text
-//! may have run: the fixture's error samples try to set `document.title = 'pwned'`.
+//! Browser tests: headless Chromium loads report.html and capacity.html from disk (no
+//! network: file:// pages whose CSP forbids every fetch), dumps the DOM and takes
+//! screenshots. The DOM must hold the expected charts (SVG elements per chart section), the
+//! console must stay empty (a CSP violation or a script error would log there), and no
+//! script from target text may have run: the fixture's error samples try to set
+//! `document.title = 'pwned'`. capacity.html's rows must match capacity.json.
 //!
-//! Without Chromium the test fails when `CI` is set (scripts/ci-setup.sh installs it) and
-//! prints a loud skip line otherwise. The screenshot is saved as reports/browser-report.png.
+//! Without Chromium the tests fail when `CI` is set (scripts/ci-setup.sh installs it) and
+//! print a loud skip line otherwise. Screenshots for humans are written to reports/
+//! (`browser-report.png` of the fixture, `report-spike.png` of a spike run, `capacity.png`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadtest::export::sample::{fixture, HOSTILE_SAMPLES};
-use loadtest::export::write_reports;
+use loadtest::export::sample::{self, fixture, HOSTILE_SAMPLES};
+use loadtest::export::{capacity, write_reports};
 
 fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -26,8 +29,19 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
+/// What a headless Chromium run printed: the page output (DOM dump) and the console lines
+/// the page logged (`--enable-logging=stderr` prints them as `…:CONSOLE:…` lines).
+struct Output {
+    stdout: String,
+    console: Vec<String>,
+}
+
 /// Runs headless Chromium on `page` with `extra` flags; returns stdout. Kills it after 90 s.
 fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String {
+    chromium_output(bin, profile, page, extra).stdout
+}
+
+fn chromium_output(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Output {
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -38,21 +52,26 @@ fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String
             "--disable-sync",
             "--no-first-run",
             "--disable-extensions",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
+    let read_all = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = from.read_to_string(&mut s);
+            s
+        })
+    };
+    let reader = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+    let errors = read_all(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(status) = child.try_wait().expect("wait for chromium") {
@@ -66,7 +85,65 @@ fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    reader.join().expect("stdout reader")
+    Output {
+        stdout: reader.join().expect("stdout reader"),
+        console: errors
+            .join()
+            .expect("stderr reader")
+            .lines()
+            .filter(|l| l.contains(":CONSOLE"))
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
+/// Full-page screenshot of `page` into reports/`name` (PNG, checked to be one and < 300 KB).
+fn screenshot(bin: &Path, profile: &Path, page: &Path, name: &str, height: u32) -> PathBuf {
+    let shot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let shot = shot_dir.join(name);
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        bin,
+        profile,
+        page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            format!("--window-size=1180,{height}"),
+            "--hide-scrollbars".into(),
+        ],
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000 && png.len() < 300_000,
+        "{}: {} bytes",
+        shot.display(),
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+    shot
+}
+
+/// The Chromium binary, or `None` after printing a loud skip line (outside CI).
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let bin = find_chromium();
+    if bin.is_none() {
+        if in_ci() {
+            panic!("chromium is not installed: CI must run the browser test (scripts/ci-setup.sh installs it)");
+        }
+        // Written to the stderr handle directly: libtest captures eprintln!, and this line
+        // must be seen.
+        let _ = std::io::stderr().write_all(
+            format!(
+                "\n########################################################################\n\
+                 SKIPPED {test}: chromium not found (apt-get install chromium, or run\n\
+                 scripts/ci-setup.sh); with CI set this test fails instead.\n\
+                 ########################################################################\n\n"
+            )
+            .as_bytes(),
+        );
+    }
+    bin
 }
 
 /// The markup of the element with `id`, up to its closing `</section>`.
@@ -86,18 +163,7 @@ fn title(dom: &str) -> &str {
 
 #[test]
 fn report_renders_in_chromium_and_runs_no_target_text() {
-    let Some(bin) = find_chromium() else {
-        if in_ci() {
-            panic!("chromium is not installed: CI must run the browser test (scripts/ci-setup.sh installs it)");
-        }
-        // Written to the stderr handle directly: libtest captures eprintln!, and this line
-        // must be seen.
-        let _ = std::io::stderr().write_all(
-            b"\n########################################################################\n\
-              SKIPPED browser_report: chromium not found (apt-get install chromium, or run\n\
-              scripts/ci-setup.sh); with CI set this test fails instead.\n\
-              ########################################################################\n\n",
-        );
+    let Some(bin) = chromium_or_skip("browser_report") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -109,16 +175,28 @@ fn report_renders_in_chromium_and_runs_no_target_text() {
     std::fs::write(
         &control,
         "<!DOCTYPE html><html><head><title>before</title></head><body>\
-         <script>document.title='ran'</script></body></html>",
+         <script>document.title='ran';console.error('control')</script></body></html>",
     )
     .unwrap();
-    let dom = chromium(&bin, profile.path(), &control, &["--dump-dom".into()]);
-    assert_eq!(title(&dom), "ran", "control script must run: {dom}");
+    let out = chromium_output(&bin, profile.path(), &control, &["--dump-dom".into()]);
+    assert_eq!(
+        title(&out.stdout),
+        "ran",
+        "control script must run: {}",
+        out.stdout
+    );
+    assert!(
+        out.console.iter().any(|l| l.contains("\"control\"")),
+        "the console check must see a logged line: {:?}",
+        out.console
+    );
 
     let record = fixture();
     write_reports(&record, dir.path()).unwrap();
     let page = dir.path().join("report.html");
-    let dom = chromium(&bin, profile.path(), &page, &["--dump-dom".into()]);
+    let out = chromium_output(&bin, profile.path(), &page, &["--dump-dom".into()]);
+    assert!(out.console.is_empty(), "console: {:?}", out.console);
+    let dom = out.stdout;
 
     // No script from target text ran, and none is in the DOM as an element.
     assert_eq!(title(&dom), "loadtest smoke: FAIL");
@@ -149,25 +227,80 @@ fn report_renders_in_chromium_and_runs_no_target_text() {
     }
 
     // Screenshot for humans.
-    let shot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
-    std::fs::create_dir_all(&shot_dir).unwrap();
-    let shot = shot_dir.join("browser-report.png");
-    let _ = std::fs::remove_file(&shot);
-    chromium(
-        &bin,
-        profile.path(),
-        &page,
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1280,4000".into(),
-            "--hide-scrollbars".into(),
-        ],
-    );
-    let png = std::fs::read(&shot).expect("screenshot written");
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000,
-        "{} bytes",
-        png.len()
-    );
-    eprintln!("screenshot: {}", shot.display());
+    screenshot(&bin, profile.path(), &page, "browser-report.png", 4000);
+}
+
+#[test]
+fn capacity_report_renders_in_chromium_and_matches_capacity_json() {
+    let Some(bin) = chromium_or_skip("capacity browser test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    // As `loadtest capacity` writes it: capacity.json and capacity.html side by side, each
+    // step's run (with its report) in the folder the row links to.
+    let cap = sample::capacity();
+    std::fs::write(
+        dir.path().join("capacity.json"),
+        serde_json::to_string_pretty(&cap).unwrap(),
+    )
+    .unwrap();
+    for s in &cap.steps {
+        let run = dir.path().join(&s.run_dir);
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("report.html"),
+            "<!DOCTYPE html><title>step</title>",
+        )
+        .unwrap();
+    }
+    let page = dir.path().join("capacity.html");
+    std::fs::write(&page, capacity::render(&cap).unwrap()).unwrap();
+    let out = chromium_output(&bin, profile.path(), &page, &["--dump-dom".into()]);
+    assert!(out.console.is_empty(), "console: {:?}", out.console);
+    let dom = out.stdout;
+    assert!(title(&dom).starts_with("loadtest capacity: validate"));
+    assert!(!dom.contains("<script"));
+
+    // The verdict first, then the chart with the metric and its unit and whole-rate ticks.
+    let summary = section(&dom, "summary");
+    assert!(summary.contains("highest rate that held: 600 req/s (failed at 700 req/s)"));
+    assert!(summary.contains("class=\"headline pass\""));
+    let chart = section(&dom, "chart");
+    assert_eq!(chart.matches("<svg").count(), 1);
+    assert!(chart.contains("<polyline") && chart.contains("<circle"));
+    assert!(chart.contains("p95 latency (ms)"));
+    assert!(chart.contains("600/s") && !chart.contains(".0/s"));
+
+    // One row per step of capacity.json, in order, held/failed as recorded, each linking to
+    // its step's report by a relative path that exists.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("capacity.json")).unwrap())
+            .unwrap();
+    let steps = json["steps"].as_array().unwrap();
+    let table = section(&dom, "steps");
+    let rows: Vec<&str> = table.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), steps.len());
+    for (row, step) in rows.iter().zip(steps) {
+        let held = step["held"].as_bool().unwrap();
+        let class = if held { "passed" } else { "failed" };
+        assert!(row.starts_with(&format!(" class=\"{class}\"")), "{row}");
+        let rate = format!(">{:.0}/s<", step["target_rps"].as_f64().unwrap());
+        assert!(row.contains(&rate), "{rate} in {row}");
+        assert!(row.contains(&format!(">{}<", step["observed_text"].as_str().unwrap())));
+        let href = row
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(
+            href,
+            format!("{}/report.html", step["run_dir"].as_str().unwrap())
+        );
+        assert!(dir.path().join(href).is_file(), "{href}");
+    }
+
+    screenshot(&bin, profile.path(), &page, "capacity.png", 1300);
 }

@@ -186,14 +186,16 @@ async fn step(
     cap: &mut Capacity,
 ) -> Result<bool, Failure> {
     let n = cap.steps.len() + 1;
-    let dir = root.join(format!("step-{n:02}-{rate:.0}rps"));
+    // Relative to `root` in capacity.json/html, so the report's links survive a move.
+    let run_dir = format!("step-{n:02}-{rate:.0}rps/run");
+    let dir = root.join(&run_dir);
     let profile = step_profile(args, weights, rate)?;
     let inputs = RunInputs {
         full_plan: crate::merge::plan_fingerprint(&profile),
         profile,
         rules: vec![rule.clone()],
         target: Target::Host(host.to_string()),
-        out_dir: dir.join("run"),
+        out_dir: dir,
         run_id: new_run_id(),
         abort_early: false,
         progress: false,
@@ -247,7 +249,7 @@ async fn step(
         observed_text: verdict.observed_text,
         held,
         reason,
-        run_dir: dir.join("run").display().to_string(),
+        run_dir,
     });
     Ok(held)
 }

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ExportError;
 use crate::attack::recorder::sanitize;
@@ -178,8 +179,14 @@ pub fn spectrum(flows: &[(&str, &Histogram<u64>)]) -> Result<String, ExportError
             .flat_map(|(_, p)| p.iter().map(|v| v.1))
             .fold(0.0, f64::max),
     );
+    let keys: Vec<Key> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| Key::new(name.clone(), flow_color(i), Mark::Line))
+        .collect();
     svg("spectrum", |root| {
-        let mut chart = ChartBuilder::on(root)
+        let area = with_legend(root, &keys)?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(12)
             .margin_right(36)
             .x_label_area_size(40)
@@ -197,29 +204,159 @@ pub fn spectrum(flows: &[(&str, &Histogram<u64>)]) -> Result<String, ExportError
             .y_desc("latency (ms)")
             .draw()
             .map_err(err)?;
-        for (i, (name, points)) in series.into_iter().enumerate() {
-            let color = flow_color(i);
+        frame(&chart)?;
+        for (i, (_, points)) in series.into_iter().enumerate() {
             chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                .draw_series(LineSeries::new(points, flow_color(i).stroke_width(2)))
+                .map_err(err)?;
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
-fn legend<'a, X: Ranged, Y: Ranged>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+/// How a legend entry shows its series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mark {
+    Line,
+    Dot,
+    Band,
+}
+
+/// One legend entry.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub color: RGBColor,
+    pub mark: Mark,
+}
+
+impl Key {
+    pub fn new(name: impl Into<String>, color: RGBColor, mark: Mark) -> Self {
+        Key {
+            name: name.into(),
+            color,
+            mark,
+        }
+    }
+}
+
+/// Border of the legend box and frame of the plotting area: two colours no other element
+/// uses, so a test can find both rectangles in the SVG.
+pub const LEGEND_BORDER: RGBColor = RGBColor(175, 184, 193);
+pub const PLOT_FRAME: RGBColor = RGBColor(140, 149, 159);
+/// Left edge of every plotting area (margin + y label area): the legend box starts there.
+const PLOT_LEFT: i32 = 12 + 56;
+const LEGEND_FONT: u32 = 14;
+/// Generous average glyph width of the legend font, so the box always holds its text.
+const LEGEND_CHAR_PX: i32 = 8;
+const LEGEND_ROW_PX: i32 = 22;
+const LEGEND_SWATCH_PX: i32 = 24;
+const LEGEND_GAP_PX: i32 = 22;
+
+fn key_width(k: &Key) -> i32 {
+    LEGEND_SWATCH_PX + LEGEND_CHAR_PX * k.name.chars().count() as i32
+}
+
+/// Entries per row (greedy), each with its x offset inside the box, for a box at most
+/// `width` pixels wide.
+fn legend_rows(keys: &[Key], width: i32) -> Vec<Vec<(usize, i32)>> {
+    let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
+    let mut x = 0;
+    for (i, k) in keys.iter().enumerate() {
+        let w = key_width(k);
+        match rows.last_mut() {
+            Some(row) if !row.is_empty() && x + LEGEND_GAP_PX + w <= width => {
+                row.push((i, x + LEGEND_GAP_PX));
+                x += LEGEND_GAP_PX + w;
+            }
+            _ => {
+                rows.push(vec![(i, 0)]);
+                x = w;
+            }
+        }
+    }
+    rows
+}
+
+/// The legend, outside the plotting area: a strip on top of `root` holding a bordered box
+/// of `keys` (wrapped into rows), aligned with the plotting area's left edge. Returns the
+/// area below the strip, where the chart goes; with no keys, `root` itself.
+fn with_legend<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    keys: &[Key],
+) -> Result<DrawingArea<SVGBackend<'a>, Shift>, String> {
+    if keys.is_empty() {
+        return Ok(root.clone());
+    }
+    let pad = 6;
+    let (w, _) = root.dim_in_pixel();
+    let max_width = w as i32 - PLOT_LEFT - 2 * pad - 24;
+    let rows = legend_rows(keys, max_width);
+    let box_w = rows
+        .iter()
+        .filter_map(|r| r.last().map(|&(i, x)| x + key_width(&keys[i])))
+        .max()
+        .unwrap_or(0)
+        + 2 * pad;
+    let box_h = rows.len() as i32 * LEGEND_ROW_PX + pad;
+    let top = 8;
+    let (strip, rest) = root.split_vertically(top + box_h + 4);
+    let corner = |x: i32, y: i32| (PLOT_LEFT + x, top + y);
+    strip
+        .draw(&Rectangle::new(
+            [corner(0, 0), corner(box_w, box_h)],
+            LEGEND_BORDER.stroke_width(1),
+        ))
+        .map_err(err)?;
+    let font = ("sans-serif", LEGEND_FONT)
+        .into_font()
+        .color(&RGBColor(31, 35, 40))
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (r, row) in rows.iter().enumerate() {
+        let y = pad + r as i32 * LEGEND_ROW_PX + LEGEND_ROW_PX / 2 - 1;
+        for &(i, x) in row {
+            let k = &keys[i];
+            let (x0, ym) = corner(pad + x, y);
+            match k.mark {
+                Mark::Line => strip
+                    .draw(&PathElement::new(
+                        vec![(x0, ym), (x0 + 18, ym)],
+                        k.color.stroke_width(3),
+                    ))
+                    .map_err(err)?,
+                Mark::Dot => strip
+                    .draw(&Circle::new((x0 + 9, ym), 5, k.color.filled()))
+                    .map_err(err)?,
+                Mark::Band => strip
+                    .draw(&Rectangle::new(
+                        [(x0, ym - 7), (x0 + 18, ym + 7)],
+                        k.color.filled(),
+                    ))
+                    .map_err(err)?,
+            }
+            strip
+                .draw(&Text::new(
+                    k.name.clone(),
+                    (x0 + LEGEND_SWATCH_PX, ym),
+                    font.clone(),
+                ))
+                .map_err(err)?;
+        }
+    }
+    Ok(rest)
+}
+
+/// A thin frame around a chart's plotting area (the legend test finds it by colour).
+fn frame<X: Ranged, Y: Ranged>(
+    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
 ) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(GRID)
-        .draw()
-        .map_err(err)
+    let area = chart.plotting_area().strip_coord_spec();
+    let (w, h) = area.dim_in_pixel();
+    area.draw(&Rectangle::new(
+        [(0, 0), (w as i32 - 1, h as i32 - 1)],
+        PLOT_FRAME.stroke_width(1),
+    ))
+    .map_err(err)
 }
 
 /// Time buckets for a run of `seconds` seconds: bucket width in seconds and bucket count.
@@ -281,16 +418,19 @@ pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, Ex
         ("p95", RGBColor(255, 127, 14)),
         ("p99", ERROR_RED),
     ];
+    let keys: Vec<Key> = styles
+        .iter()
+        .map(|&(name, color)| Key::new(name, color, Mark::Line))
+        .collect();
     svg("latency over time", |root| {
-        let mut chart = time_chart(root, end, top, "latency (ms)", &ms_tick)?;
-        for (points, (name, color)) in lines.into_iter().zip(styles) {
+        let area = with_legend(root, &keys)?;
+        let mut chart = time_chart(&area, end, top, "latency (ms)", &ms_tick)?;
+        for (points, (_, color)) in lines.into_iter().zip(styles) {
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                .map_err(err)?;
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -307,15 +447,19 @@ pub fn latency_lines_over_time(
             .fold(0.0, f64::max),
     );
     let end = seconds.max(1) as f64;
+    let keys: Vec<Key> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| Key::new(label(name, 40), flow_color(i), Mark::Line))
+        .collect();
     svg("latency lines over time", |root| {
-        let mut chart = time_chart(root, end, top, "latency (ms)", &ms_tick)?;
-        for (i, (name, points)) in lines.iter().enumerate() {
+        let area = with_legend(root, &keys)?;
+        let mut chart = time_chart(&area, end, top, "latency (ms)", &ms_tick)?;
+        for (i, (_, points)) in lines.iter().enumerate() {
             let color = flow_color(i);
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(label(name, 40))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                .map_err(err)?;
             // Sparse lines (a flow that ran a few seconds) stay visible as dots.
             if points.len() <= 60 {
                 chart
@@ -323,7 +467,7 @@ pub fn latency_lines_over_time(
                     .map_err(err)?;
             }
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -404,6 +548,7 @@ fn time_chart<'a>(
         .y_desc(y_desc)
         .draw()
         .map_err(err)?;
+    frame(&chart)?;
     Ok(chart)
 }
 
@@ -450,22 +595,30 @@ pub fn throughput_over_time(flows: &[FlowRecord], seconds: usize) -> Result<Stri
             .fold(0.0, f64::max),
     );
     let end = seconds.max(1) as f64;
+    let keys: Vec<Key> = flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Key::new(
+                format!("{} req/s", label(&f.name, 30)),
+                flow_color(i),
+                Mark::Line,
+            )
+        })
+        .chain([Key::new("errors/s (all flows)", ERROR_RED, Mark::Line)])
+        .collect();
     svg("throughput over time", |root| {
-        let mut chart = time_chart(root, end, top, "per second", &count_tick)?;
-        for (i, (f, points)) in flows.iter().zip(per_flow).enumerate() {
-            let color = flow_color(i);
+        let area = with_legend(root, &keys)?;
+        let mut chart = time_chart(&area, end, top, "per second", &count_tick)?;
+        for (i, points) in per_flow.into_iter().enumerate() {
             chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(err)?
-                .label(format!("{} req/s", label(&f.name, 30)))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                .draw_series(LineSeries::new(points, flow_color(i).stroke_width(2)))
+                .map_err(err)?;
         }
         chart
             .draw_series(LineSeries::new(errors, ERROR_RED.stroke_width(2)))
-            .map_err(err)?
-            .label("errors/s (all flows)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ERROR_RED));
-        legend(&mut chart)
+            .map_err(err)?;
+        Ok(())
     })
 }
 
@@ -544,16 +697,20 @@ pub fn server_over_time(
         .fold(0.0, f64::max);
     let top = if percent { 105.0 } else { axis_top(most) };
     let end = seconds.max(1) as f64;
+    let keys: Vec<Key> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| Key::new(label(name, 40), flow_color(i), Mark::Line))
+        .collect();
     svg("server metrics over time", |root| {
-        let mut chart = time_chart(root, end, top, y_desc, &count_tick)?;
-        for (i, (name, points)) in lines.iter().enumerate() {
+        let area = with_legend(root, &keys)?;
+        let mut chart = time_chart(&area, end, top, y_desc, &count_tick)?;
+        for (i, (_, points)) in lines.iter().enumerate() {
             let color = flow_color(i);
             let points: Series = points.iter().map(|&(x, y)| (x, y * scale)).collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(label(name, 40))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                .map_err(err)?;
             chart
                 .draw_series(
                     points
@@ -562,49 +719,139 @@ pub fn server_over_time(
                 )
                 .map_err(err)?;
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
-/// Capacity search: the observed value of the rule's metric at each rate tried, with the
-/// rule's limit as a horizontal line (x: arrivals/s, y: the metric, e.g. p95 in ms).
-pub fn rate_curve(points: &[(f64, f64)], limit: f64, y_label: &str) -> Result<String, ExportError> {
-    let mut pts: Vec<(f64, f64)> = points
+/// A rate axis from 0 to `end` (req/s) with ticks at whole multiples of a round step
+/// (1, 2, 5 × 10^k, at least 1), labelled `200/s`.
+struct RateAxis {
+    end: f64,
+}
+
+/// Tick step of a rate axis: the smallest of 1, 2, 5, 10, 20, 50, … giving at most `max`
+/// ticks over `end`.
+pub fn rate_step(end: f64, max: usize) -> f64 {
+    let max = max.clamp(2, 12) as f64;
+    let mut step = 1.0;
+    // Bounded: steps grow tenfold every three rounds, far past any finite f64 rate axis.
+    for k in 0..1000 {
+        if end.is_nan() || end / step <= max {
+            break;
+        }
+        step = [1.0, 2.0, 5.0][(k + 1) % 3] * 10f64.powi(((k + 1) / 3) as i32);
+    }
+    step
+}
+
+impl Ranged for RateAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let f = value / self.end.max(1e-9);
+        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        let step = rate_step(self.end, hint.max_num_points());
+        (0..64)
+            .map(|k| f64::from(k) * step)
+            .take_while(|x| *x <= self.end + 1e-9)
+            .collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.end
+    }
+}
+
+impl ValueFormatter<f64> for RateAxis {
+    fn format(value: &f64) -> String {
+        format!("{value:.0}/s")
+    }
+}
+
+/// One capacity step on the rate curve: the target rate, the rule's observed value (in the
+/// chart's unit) and whether the step held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePoint {
+    pub rate: f64,
+    pub value: f64,
+    pub held: bool,
+}
+
+const HELD_GREEN: RGBColor = RGBColor(26, 127, 55);
+
+/// Capacity search: the observed value of the rule's metric at each rate tried (a green dot
+/// where the step held, red where it failed), with the rule's limit as a horizontal line.
+/// x: arrival rate (ticks `200/s`), y: `y_desc` (the metric and its unit, e.g.
+/// `p95 latency (ms)`); `limit_text` names the limit in the legend.
+pub fn rate_curve(
+    points: &[RatePoint],
+    limit: f64,
+    limit_text: &str,
+    y_desc: &str,
+) -> Result<String, ExportError> {
+    let mut pts: Vec<RatePoint> = points
         .iter()
         .copied()
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .filter(|p| p.rate.is_finite() && p.value.is_finite())
         .collect();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let x_max = axis_top(pts.iter().map(|p| p.0).fold(0.0, f64::max));
-    let y_max = axis_top(pts.iter().map(|p| p.1).fold(limit, f64::max));
-    let y_label = label(y_label, 40);
+    pts.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let x_max = axis_top(pts.iter().map(|p| p.rate).fold(0.0, f64::max));
+    let limit = if limit.is_finite() { limit } else { 0.0 };
+    let y_max = axis_top(pts.iter().map(|p| p.value).fold(limit, f64::max));
+    let y_desc = label(y_desc, 60);
+    let keys = [
+        Key::new("observed", flow_color(0), Mark::Line),
+        Key::new("held", HELD_GREEN, Mark::Dot),
+        Key::new("failed", ERROR_RED, Mark::Dot),
+        Key::new(
+            format!("limit {}", label(limit_text, 40)),
+            ERROR_RED,
+            Mark::Line,
+        ),
+    ];
     svg("capacity", |root| {
-        let mut chart = ChartBuilder::on(root)
+        let area = with_legend(root, &keys)?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .margin_right(36)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(RateAxis { end: x_max }, 0.0..y_max)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("arrival rate (req/s)")
-            .y_desc(y_label.as_str())
+            .light_line_style(WHITE)
+            .bold_line_style(GRID)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 15))
+            .y_labels(6)
+            .y_label_formatter(&count_tick)
+            .x_desc("arrival rate (requests per second)")
+            .y_desc(y_desc.as_str())
             .draw()
             .map_err(err)?;
+        frame(&chart)?;
         chart
             .draw_series(LineSeries::new(
                 vec![(0.0, limit), (x_max, limit)],
-                RED.stroke_width(1),
+                ERROR_RED.stroke_width(2),
             ))
             .map_err(err)?;
         chart
-            .draw_series(LineSeries::new(pts.clone(), flow_color(0).stroke_width(2)))
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.rate, p.value)),
+                flow_color(0).stroke_width(2),
+            ))
             .map_err(err)?;
         chart
-            .draw_series(
-                pts.iter()
-                    .map(|p| Circle::new(*p, 4, flow_color(0).filled())),
-            )
+            .draw_series(pts.iter().map(|p| {
+                let color = if p.held { HELD_GREEN } else { ERROR_RED };
+                Circle::new((p.rate, p.value), 5, color.filled())
+            }))
             .map_err(err)?;
         Ok(())
     })

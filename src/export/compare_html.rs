@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::Value;
 use serde::Serialize;
 
 use super::charts::{self, Series};
@@ -237,13 +237,5 @@ pub fn render(
     baseline: &[RunRecord],
     candidate: &[RunRecord],
 ) -> Result<String, ExportError> {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    let template_error = |e: minijinja::Error| ExportError::Template(e.to_string());
-    env.add_template("compare.html", TEMPLATE)
-        .map_err(template_error)?;
-    let page = page(c, baseline, candidate)?;
-    env.get_template("compare.html")
-        .and_then(|t| t.render(minijinja::context! { page => page }))
-        .map_err(template_error)
+    super::page::render("compare.html", TEMPLATE, &page(c, baseline, candidate)?)
 }

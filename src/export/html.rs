@@ -4,7 +4,7 @@
 //! and XML-escapes every text it draws (flow and phase names included; see the
 //! `chart_labels_are_escaped` test).
 
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::Value;
 use serde::Serialize;
 
 use super::{
@@ -229,15 +229,7 @@ impl Exporter for HtmlExporter {
     }
 
     fn render(&self, record: &RunRecord) -> Result<String, ExportError> {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|_| AutoEscape::Html);
-        let template_error = |e: minijinja::Error| ExportError::Template(e.to_string());
-        env.add_template("report.html", TEMPLATE)
-            .map_err(template_error)?;
-        let page = page(record)?;
-        env.get_template("report.html")
-            .and_then(|t| t.render(minijinja::context! { page => page }))
-            .map_err(template_error)
+        super::page::render("report.html", TEMPLATE, &page(record)?)
     }
 }
 

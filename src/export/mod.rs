@@ -19,6 +19,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod page;
 pub mod sample;
 pub mod server;
 

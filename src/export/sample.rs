@@ -336,3 +336,159 @@ pub fn fixture() -> RunRecord {
         &rules,
     )
 }
+
+/// A spike run with known shape (the browser test's screenshot, the chart tests): 60 full
+/// seconds plus a partial 61st (`duration_s` 60.4), phases `before ramp`, `before`,
+/// `spike ramp`, `spike` (17–32 s) and `recovery`; three flows whose rates differ by 150×
+/// (`validate` 300/s, `login` 20/s, `signup` 2/s; ×3 during the spike); latency jumps during
+/// the spike and decays after it (validate is back under 50 ms about 5 s after it); 1% `503`
+/// on validate during the spike. Recovery is computed as a run does.
+pub fn spike() -> RunRecord {
+    let phase = |name: &str, start_s: f64, end_s: f64, users_from: u32, users_to: u32| Phase {
+        name: name.into(),
+        start_s,
+        end_s,
+        users_from,
+        users_to,
+    };
+    let phases = vec![
+        phase("before ramp", 0.0, 2.0, 0, 10),
+        phase("before", 2.0, 15.0, 10, 10),
+        phase("spike ramp", 15.0, 17.0, 10, 500),
+        phase("spike", 17.0, 32.0, 500, 500),
+        phase("recovery", 32.0, 60.4, 10, 10),
+    ];
+    let users_per_second: Vec<u32> = (0..61)
+        .map(|t| match t {
+            0 => 0,
+            1 => 5,
+            15 => 10,
+            16 => 255,
+            17..=31 => 500,
+            _ => 10,
+        })
+        .collect();
+    // Load factor of second t: 1 outside the spike, 3 in it; the last second is partial.
+    let load = |t: u32| -> f64 {
+        match t {
+            0 => 0.5,
+            16 => 2.0,
+            17..=31 => 3.0,
+            60 => 0.4,
+            _ => 1.0,
+        }
+    };
+    // Extra latency factor: 30x in the spike, decaying after it.
+    let slow = |t: u32| -> f64 {
+        match t {
+            16 => 10.0,
+            17..=31 => 30.0,
+            32.. => 1.0 + 29.0 * (-(f64::from(t) - 31.0) / 1.5).exp(),
+            _ => 1.0,
+        }
+    };
+    let mut rng = Lcg(0x5b1c);
+    let mut flow = |name: &str, rps: f64, base_us: f64, errors: bool| {
+        let seconds = (0..61u32)
+            .map(|t| {
+                let n = (rps * load(t)).round() as usize;
+                let latencies_us: Vec<u64> = (0..n)
+                    .map(|_| {
+                        let u = rng.next_f64().max(1e-12);
+                        (base_us * slow(t) * (0.5 + 0.5 * -u.ln())) as u64 + 50
+                    })
+                    .collect();
+                let failed = if errors && (17..=31).contains(&t) {
+                    n as u64 / 100
+                } else {
+                    0
+                };
+                SampleSecond {
+                    t,
+                    latencies_us,
+                    errors: if failed > 0 {
+                        BTreeMap::from([("503".to_string(), failed)])
+                    } else {
+                        BTreeMap::new()
+                    },
+                }
+            })
+            .collect();
+        SampleFlow {
+            name: name.into(),
+            seconds,
+            error_samples: if errors {
+                vec!["validate: HTTP 503 Service Unavailable".into()]
+            } else {
+                Vec::new()
+            },
+        }
+    };
+    let flows = vec![
+        flow("signup", 2.0, 60_000.0, false),
+        flow("login", 20.0, 25_000.0, false),
+        flow("validate", 300.0, 3_000.0, true),
+    ];
+    let rules: Vec<Rule> = [
+        "validate: p95<50ms",
+        "login: p95<400ms",
+        "p95<100ms",
+        "error-rate<1%",
+    ]
+    .iter()
+    .map(|r| r.parse().expect("valid rule"))
+    .collect();
+    let mut record = build(
+        "spike",
+        "http://127.0.0.1:8080",
+        flows,
+        users_per_second,
+        phases,
+        &rules,
+    );
+    record.meta.duration_s = 60.4;
+    record.meta.planned_duration_s = 60.0;
+    record.recovery = crate::phases::recovery(&record, &rules);
+    record
+}
+
+/// A capacity search with known steps (the capacity report's browser test and screenshot):
+/// `validate: p95<100ms` held at 50, 100, 200, 400 and 600 req/s, failed at 800 and 700.
+pub fn capacity() -> crate::export::capacity::Capacity {
+    use crate::export::capacity::{Capacity, Step};
+    let steps = [
+        (50.0, 3.1, true),
+        (100.0, 3.4, true),
+        (200.0, 5.2, true),
+        (400.0, 21.7, true),
+        (800.0, 412.0, false),
+        (600.0, 64.3, true),
+        (700.0, 188.5, false),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(rate, p95, held))| Step {
+        target_rps: rate,
+        achieved_rps: rate * 0.995,
+        observed: Some(p95),
+        observed_text: crate::units::fmt_ms(p95),
+        held,
+        reason: (!held).then(|| {
+            format!(
+                "'validate: p95<100ms' failed (observed {})",
+                crate::units::fmt_ms(p95)
+            )
+        }),
+        run_dir: format!("step-{:02}-{rate:.0}rps/run", i + 1),
+    })
+    .collect();
+    Capacity {
+        host: "http://127.0.0.1:8080".into(),
+        flow: "validate".into(),
+        rule: "validate: p95<100ms".into(),
+        limit: 100.0,
+        steps,
+        highest_held: Some(600.0),
+        lowest_failed: Some(700.0),
+    }
+}
