@@ -97,8 +97,16 @@ fn chromium_output(bin: &Path, profile: &Path, page: &Path, extra: &[String]) ->
     }
 }
 
-/// Full-page screenshot of `page` into reports/`name` (PNG, checked to be one and < 300 KB).
-fn screenshot(bin: &Path, profile: &Path, page: &Path, name: &str, height: u32) -> PathBuf {
+/// Screenshot of the top `height` CSS pixels of `page` at `scale` (device pixels per CSS
+/// pixel) into reports/`name` (PNG, checked to be one and < 300 KB).
+fn screenshot(
+    bin: &Path,
+    profile: &Path,
+    page: &Path,
+    name: &str,
+    height: u32,
+    scale: f64,
+) -> PathBuf {
     let shot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
     std::fs::create_dir_all(&shot_dir).unwrap();
     let shot = shot_dir.join(name);
@@ -110,6 +118,7 @@ fn screenshot(bin: &Path, profile: &Path, page: &Path, name: &str, height: u32) 
         &[
             format!("--screenshot={}", shot.display()),
             format!("--window-size=1180,{height}"),
+            format!("--force-device-scale-factor={scale}"),
             "--hide-scrollbars".into(),
         ],
     );
@@ -213,13 +222,13 @@ fn report_renders_in_chromium_and_runs_no_target_text() {
     );
     assert_eq!(errors.matches("<li>").count(), HOSTILE_SAMPLES.len() + 1);
 
-    // The charts: one spectrum, one latency chart per flow, throughput, users.
+    // The charts: one spectrum, per flow one latency chart and one throughput panel, users.
     let svgs = |id| section(&dom, id).matches("<svg").count();
     assert_eq!(svgs("chart-spectrum"), 1);
     assert_eq!(svgs("chart-latency-time"), record.flows.len());
-    assert_eq!(svgs("chart-throughput"), 1);
+    assert_eq!(svgs("chart-throughput"), record.flows.len());
     assert_eq!(svgs("chart-users"), 1);
-    assert_eq!(dom.matches("<svg").count(), 3 + record.flows.len());
+    assert_eq!(dom.matches("<svg").count(), 2 + 2 * record.flows.len());
     for svg in dom.split("<svg").skip(1) {
         let body = &svg[..svg.find("</svg>").expect("closed svg")];
         assert!(body.contains("<polyline"), "every chart draws lines");
@@ -227,7 +236,14 @@ fn report_renders_in_chromium_and_runs_no_target_text() {
     }
 
     // Screenshot for humans.
-    screenshot(&bin, profile.path(), &page, "browser-report.png", 4000);
+    screenshot(
+        &bin,
+        profile.path(),
+        &page,
+        "browser-report.png",
+        4600,
+        0.75,
+    );
 }
 
 #[test]
@@ -302,5 +318,28 @@ fn capacity_report_renders_in_chromium_and_matches_capacity_json() {
         assert!(dir.path().join(href).is_file(), "{href}");
     }
 
-    screenshot(&bin, profile.path(), &page, "capacity.png", 1300);
+    screenshot(&bin, profile.path(), &page, "capacity.png", 1300, 1.0);
+}
+
+#[test]
+fn spike_report_shows_recovery_in_chromium() {
+    let Some(bin) = chromium_or_skip("spike browser test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let record = sample::spike();
+    write_reports(&record, dir.path()).unwrap();
+    let page = dir.path().join("report.html");
+    let out = chromium_output(&bin, profile.path(), &page, &["--dump-dom".into()]);
+    assert!(out.console.is_empty(), "console: {:?}", out.console);
+    let dom = out.stdout;
+    let recovery = section(&dom, "recovery");
+    assert!(recovery.contains("Recovery after the spike"), "{recovery}");
+    assert_eq!(recovery.matches("<svg").count(), 1);
+    // Small multiples: one throughput panel per flow, phases named on them.
+    let throughput = section(&dom, "chart-throughput");
+    assert_eq!(throughput.matches("<svg").count(), record.flows.len());
+    assert!(throughput.contains("spike") && throughput.contains("recovery"));
+    screenshot(&bin, profile.path(), &page, "report-spike.png", 5200, 0.65);
 }

@@ -4,6 +4,21 @@
 //! every text plotters writes (flow and phase names included) is XML-escaped by plotters'
 //! SVG backend; labels from the record are also stripped of control characters and
 //! shortened here.
+//!
+//! Layout rules every chart follows:
+//! - **Legends sit outside the plotting area**: a bordered box in a strip above it
+//!   ([`with_legend`]), never on top of data.
+//! - **Phases are shaded** on every chart over time (latency, throughput, users): one band
+//!   per phase of the record, named when it is wide enough; ramps grey, `spike` red,
+//!   `recovery` green, other phases alternating blue/orange ([`phase_fill`]).
+//! - **Throughput is drawn as small multiples**: one panel per flow with its own linear y
+//!   axis (its req/s and its errors/s). Flows of an auth mix differ by 100× and more
+//!   (validate vs signup); on one shared axis the small ones flatten to zero, and a log axis
+//!   cannot show the zero seconds errors/s mostly has.
+//! - **Partial seconds are not drawn** ([`Timeline`]): the second the run ended in covers
+//!   less than a second (its count would draw a cliff), and when the first phase starts
+//!   inside a second (the open model's clock starts when the pool is ready) that second is
+//!   partial too; per-second latency and throughput leave both out.
 
 use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
@@ -14,7 +29,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::ExportError;
 use crate::attack::recorder::sanitize;
 use crate::histogram::decode;
-use crate::record::{FlowRecord, Phase, SecondRecord};
+use crate::record::{FlowRecord, Phase, RunRecord, SecondRecord};
 
 /// Chart size in pixels (the page scales it down on narrow screens).
 pub const WIDTH: u32 = 960;
@@ -24,6 +39,60 @@ pub const MAX_POINTS: usize = 600;
 
 /// A line's points: (x, y).
 pub type Series = Vec<(f64, f64)>;
+
+/// The time axis of a record's per-second charts: its length in seconds and the partial
+/// seconds left out of per-second series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeline {
+    /// Seconds the time axis covers.
+    pub seconds: usize,
+    /// Seconds `t >= end` are partial (the run ended inside second `end`) and not drawn.
+    pub end: Option<u32>,
+    /// A leading partial second: the one the first phase starts inside, when it does not
+    /// start on a whole second.
+    pub lead: Option<u32>,
+}
+
+impl Timeline {
+    /// Every second of `seconds` drawn (no partial second known).
+    pub fn whole(seconds: usize) -> Self {
+        Timeline {
+            seconds,
+            end: None,
+            lead: None,
+        }
+    }
+
+    /// The timeline of `record`: its axis from [`super::run_seconds`], the trailing partial
+    /// second from `meta.duration_s` (second `t` is whole when `t + 1 <= duration_s`), the
+    /// leading one from the first phase's start.
+    pub fn of(record: &RunRecord) -> Self {
+        let d = record.meta.duration_s;
+        let end =
+            (d.is_finite() && d > 0.0).then(|| (d + 1e-6).floor().min(f64::from(u32::MAX)) as u32);
+        let start = record
+            .phases
+            .iter()
+            .map(|p| p.start_s)
+            .filter(|s| s.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let lead = (start.is_finite()
+            && start > 0.0
+            && start.fract() > 1e-6
+            && start < f64::from(u32::MAX))
+        .then(|| start.floor() as u32);
+        Timeline {
+            seconds: super::run_seconds(record),
+            end,
+            lead,
+        }
+    }
+
+    /// Whether second `t` is drawn (it is a whole second of the run).
+    pub fn whole_second(&self, t: u32) -> bool {
+        self.end.is_none_or(|e| t < e) && self.lead != Some(t)
+    }
+}
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -95,9 +164,17 @@ fn svg<F>(chart: &'static str, draw: F) -> Result<String, ExportError>
 where
     F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 {
+    svg_sized(chart, HEIGHT, draw)
+}
+
+/// [`svg`] of `height` pixels.
+fn svg_sized<F>(chart: &'static str, height: u32, draw: F) -> Result<String, ExportError>
+where
+    F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+{
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)
             .map_err(|e| e.to_string())
             .and_then(|_| draw(&root))
@@ -366,14 +443,27 @@ pub fn buckets(seconds: usize) -> (usize, usize) {
 }
 
 /// p50 / p95 / p99 of one flow per time bucket (ms), from its per-second histograms merged
-/// per bucket (percentiles are never averaged).
-pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Series; 3], ExportError> {
-    let (width, count) = buckets(seconds);
+/// per bucket (percentiles are never averaged); partial seconds ([`Timeline`]) left out.
+pub fn latency_series(flow: &FlowRecord, timeline: &Timeline) -> Result<[Series; 3], ExportError> {
+    merged_latency_series(&[flow], timeline)
+}
+
+/// [`latency_series`] of several flows together: each bucket's per-second histograms of
+/// every flow merged (the `all` scope).
+pub fn merged_latency_series(
+    flows: &[&FlowRecord],
+    timeline: &Timeline,
+) -> Result<[Series; 3], ExportError> {
+    let (width, count) = buckets(timeline.seconds);
     let bucket = |t: u32| (t as usize / width).min(count - 1);
     // One bucket at a time (seconds in time order), so memory holds one merged histogram,
     // not one per bucket.
-    let mut order: Vec<&SecondRecord> = flow.per_second.iter().filter(|s| s.requests > 0).collect();
-    order.sort_by_key(|s| s.t);
+    let mut order: Vec<(&str, &SecondRecord)> = flows
+        .iter()
+        .flat_map(|f| f.per_second.iter().map(|s| (f.name.as_str(), s)))
+        .filter(|(_, s)| s.requests > 0 && timeline.whole_second(s.t))
+        .collect();
+    order.sort_by_key(|(_, s)| s.t);
     let mut out: [Series; 3] = Default::default();
     let mut emit = |i: usize, h: &Histogram<u64>| {
         if h.is_empty() {
@@ -385,9 +475,9 @@ pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Series; 3], 
         }
     };
     let mut current: Option<(usize, Histogram<u64>)> = None;
-    for s in order {
+    for (name, s) in order {
         let fail = |message: String| ExportError::Histogram {
-            flow: flow.name.clone(),
+            flow: name.to_string(),
             message: format!("second {}: {message}", s.t),
         };
         let h = decode(&s.histogram).map_err(fail)?;
@@ -408,11 +498,15 @@ pub fn latency_series(flow: &FlowRecord, seconds: usize) -> Result<[Series; 3], 
     Ok(out)
 }
 
-/// p50 / p95 / p99 over time for one flow.
-pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, ExportError> {
-    let lines = latency_series(flow, seconds)?;
+/// p50 / p95 / p99 over time for one flow, phases shaded.
+pub fn latency_over_time(
+    flow: &FlowRecord,
+    timeline: &Timeline,
+    phases: &[Phase],
+) -> Result<String, ExportError> {
+    let lines = latency_series(flow, timeline)?;
     let top = axis_top(lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max));
-    let end = seconds.max(1) as f64;
+    let end = timeline.seconds.max(1) as f64;
     let styles = [
         ("p50", RGBColor(44, 160, 44)),
         ("p95", RGBColor(255, 127, 14)),
@@ -425,6 +519,7 @@ pub fn latency_over_time(flow: &FlowRecord, seconds: usize) -> Result<String, Ex
     svg("latency over time", |root| {
         let area = with_legend(root, &keys)?;
         let mut chart = time_chart(&area, end, top, "latency (ms)", &ms_tick)?;
+        shade_phases(&chart, phases, end, top)?;
         for (points, (_, color)) in lines.into_iter().zip(styles) {
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
@@ -552,74 +647,199 @@ fn time_chart<'a>(
     Ok(chart)
 }
 
-/// Requests per second per flow and errors per second of all flows, averaged per bucket.
-pub fn throughput_series(flows: &[FlowRecord], seconds: usize) -> (Vec<Series>, Series) {
-    let (width, count) = buckets(seconds);
-    let mut errors = vec![0u64; count];
-    let per_flow = flows
+/// One flow's requests per second and errors per second, averaged per time bucket over
+/// its whole seconds ([`Timeline`]), at bucket midpoints.
+pub fn throughput_series(flow: &FlowRecord, timeline: &Timeline) -> (Series, Series) {
+    let (width, count) = buckets(timeline.seconds);
+    let (mut requests, mut errors) = (vec![0u64; count], vec![0u64; count]);
+    for s in flow
+        .per_second
         .iter()
-        .map(|f| {
-            let mut requests = vec![0u64; count];
-            for s in &f.per_second {
-                let b = (s.t as usize / width).min(count - 1);
-                requests[b] += s.requests;
-                errors[b] += s.errors;
-            }
-            averaged(&requests, width, seconds)
+        .filter(|s| timeline.whole_second(s.t))
+    {
+        let b = (s.t as usize / width).min(count - 1);
+        requests[b] += s.requests;
+        errors[b] += s.errors;
+    }
+    // Whole seconds per bucket: the divisor of its average (0: the bucket is not drawn).
+    let whole: Vec<usize> = (0..count)
+        .map(|b| {
+            let from = b * width;
+            let to = if b + 1 == count {
+                timeline.seconds.max(from + 1)
+            } else {
+                from + width
+            };
+            (from..to)
+                .filter(|&t| u32::try_from(t).is_ok_and(|t| timeline.whole_second(t)))
+                .count()
         })
         .collect();
-    (per_flow, averaged(&errors, width, seconds))
+    let averaged = |sums: &[u64]| -> Series {
+        sums.iter()
+            .zip(&whole)
+            .enumerate()
+            .filter(|(_, (_, &n))| n > 0)
+            .map(|(i, (&sum, &n))| ((i * width) as f64 + n as f64 / 2.0, sum as f64 / n as f64))
+            .collect()
+    };
+    (averaged(&requests), averaged(&errors))
 }
 
-/// Bucket sums to per-second averages at bucket midpoints (the last bucket may be short).
-fn averaged(sums: &[u64], width: usize, seconds: usize) -> Series {
-    sums.iter()
-        .enumerate()
-        .map(|(i, &n)| {
-            let start = i * width;
-            let len = width.min(seconds.saturating_sub(start)).max(1);
-            (start as f64 + len as f64 / 2.0, n as f64 / len as f64)
-        })
-        .collect()
-}
+/// Height of one throughput panel.
+pub const PANEL_HEIGHT: u32 = 230;
 
-/// Requests/s per flow and errors/s (all flows) over time.
-pub fn throughput_over_time(flows: &[FlowRecord], seconds: usize) -> Result<String, ExportError> {
-    let (per_flow, errors) = throughput_series(flows, seconds);
+/// One flow's panel of the throughput small multiples: its req/s (in the flow's colour,
+/// `index`) and errors/s on its own y axis, phases shaded.
+pub fn throughput_over_time(
+    flow: &FlowRecord,
+    index: usize,
+    timeline: &Timeline,
+    phases: &[Phase],
+) -> Result<String, ExportError> {
+    let (requests, errors) = throughput_series(flow, timeline);
     let top = axis_top(
-        per_flow
+        requests
             .iter()
-            .flatten()
             .chain(&errors)
             .map(|p| p.1)
             .fold(0.0, f64::max),
     );
-    let end = seconds.max(1) as f64;
-    let keys: Vec<Key> = flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            Key::new(
-                format!("{} req/s", label(&f.name, 30)),
-                flow_color(i),
-                Mark::Line,
-            )
-        })
-        .chain([Key::new("errors/s (all flows)", ERROR_RED, Mark::Line)])
-        .collect();
-    svg("throughput over time", |root| {
+    let end = timeline.seconds.max(1) as f64;
+    let color = flow_color(index);
+    let keys = [
+        Key::new(
+            format!("{} req/s", label(&flow.name, 30)),
+            color,
+            Mark::Line,
+        ),
+        Key::new("errors/s", ERROR_RED, Mark::Line),
+    ];
+    svg_sized("throughput over time", PANEL_HEIGHT, |root| {
         let area = with_legend(root, &keys)?;
         let mut chart = time_chart(&area, end, top, "per second", &count_tick)?;
-        for (i, points) in per_flow.into_iter().enumerate() {
-            chart
-                .draw_series(LineSeries::new(points, flow_color(i).stroke_width(2)))
-                .map_err(err)?;
-        }
+        shade_phases(&chart, phases, end, top)?;
+        chart
+            .draw_series(LineSeries::new(requests, color.stroke_width(2)))
+            .map_err(err)?;
         chart
             .draw_series(LineSeries::new(errors, ERROR_RED.stroke_width(2)))
             .map_err(err)?;
         Ok(())
     })
+}
+
+/// Fill of a phase band: ramps grey, `spike` red, `recovery` green, others alternating
+/// blue and orange (by `i`, the phase's index).
+pub fn phase_fill(name: &str, i: usize) -> RGBColor {
+    let n = name.trim().to_ascii_lowercase();
+    if n.ends_with("ramp") || n.starts_with("ramp") {
+        RGBColor(238, 240, 243)
+    } else if n.contains("spike") {
+        RGBColor(253, 224, 220)
+    } else if n.contains("recover") {
+        RGBColor(221, 244, 228)
+    } else if i.is_multiple_of(2) {
+        RGBColor(230, 238, 250)
+    } else {
+        RGBColor(250, 240, 225)
+    }
+}
+
+/// The phases as shaded bands over the whole height (`0..top`), each named at its top left
+/// when the band is wide enough. Drawn before the series, so lines stay on top.
+fn shade_phases<'a>(
+    chart: &TimeChart<'a>,
+    phases: &[Phase],
+    end: f64,
+    top: f64,
+) -> Result<(), String> {
+    let area = chart.plotting_area();
+    for (i, p) in phases.iter().enumerate() {
+        let (x0, x1) = (p.start_s.clamp(0.0, end), p.end_s.clamp(0.0, end));
+        if x0.is_nan() || x1.is_nan() || x1 <= x0 {
+            continue;
+        }
+        area.draw(&Rectangle::new(
+            [(x0, top), (x1, 0.0)],
+            phase_fill(&p.name, i).filled(),
+        ))
+        .map_err(err)?;
+        let px = chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0;
+        let fits = (px.max(0) as usize / 7).saturating_sub(1);
+        if fits >= 3 {
+            let style = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
+            let name = Text::new(label(&p.name, fits.min(40)), (4, 4), style);
+            area.draw(&(EmptyElement::at((x0, top)) + name))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Recovery after a spike for one scope (`flows` merged): p95 per time bucket with the
+/// phases shaded, the rule's limit as a red line, and a green line where the rolling-window
+/// p95 was back under it (`recovered_after_s` after the spike's end).
+pub fn recovery_over_time(
+    flows: &[&FlowRecord],
+    timeline: &Timeline,
+    phases: &[Phase],
+    recovery: &crate::phases::Recovery,
+) -> Result<String, ExportError> {
+    let [_, p95, _] = merged_latency_series(flows, timeline)?;
+    let limit = if recovery.limit_ms.is_finite() {
+        recovery.limit_ms
+    } else {
+        0.0
+    };
+    let top = axis_top(p95.iter().map(|p| p.1).fold(limit, f64::max));
+    let end = timeline.seconds.max(1) as f64;
+    let at = recovery
+        .recovered_after_s
+        .map(|s| recovery.spike_end_s + s)
+        .filter(|x| x.is_finite() && *x <= end);
+    let mut keys = vec![
+        Key::new(
+            format!("p95 ({})", label(&recovery.scope, 30)),
+            flow_color(0),
+            Mark::Line,
+        ),
+        Key::new(format!("limit {}", fmt_limit(limit)), ERROR_RED, Mark::Line),
+    ];
+    if let Some(s) = recovery.recovered_after_s {
+        keys.push(Key::new(
+            format!("recovered after {s:.0} s"),
+            HELD_GREEN,
+            Mark::Line,
+        ));
+    }
+    svg("recovery", |root| {
+        let area = with_legend(root, &keys)?;
+        let mut chart = time_chart(&area, end, top, "p95 latency (ms)", &ms_tick)?;
+        shade_phases(&chart, phases, end, top)?;
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, limit), (end, limit)],
+                ERROR_RED.stroke_width(2),
+            ))
+            .map_err(err)?;
+        if let Some(x) = at {
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(x, 0.0), (x, top)],
+                    HELD_GREEN.stroke_width(2),
+                ))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(LineSeries::new(p95, flow_color(0).stroke_width(2)))
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+fn fmt_limit(ms: f64) -> String {
+    crate::units::fmt_ms(ms)
 }
 
 /// Active users per second (max per bucket) with the profile's phases shaded and named.
@@ -649,29 +869,9 @@ pub fn users_over_time(users: &[u32], phases: &[Phase]) -> Result<String, Export
         .unwrap_or(0);
     let top = axis_top(f64::from(most));
     let end = seconds.max(1) as f64;
-    let shades = [RGBColor(230, 238, 250), RGBColor(250, 240, 225)];
     svg("active users", |root| {
         let mut chart = time_chart(root, end, top, "active users", &count_tick)?;
-        let area = chart.plotting_area();
-        for (i, p) in phases.iter().enumerate() {
-            let (x0, x1) = (p.start_s.clamp(0.0, end), p.end_s.clamp(0.0, end));
-            if x1 <= x0 {
-                continue;
-            }
-            area.draw(&Rectangle::new(
-                [(x0, top), (x1, 0.0)],
-                shades[i % 2].filled(),
-            ))
-            .map_err(err)?;
-            let px = chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0;
-            let fits = (px.max(0) as usize / 7).saturating_sub(1);
-            if fits >= 3 {
-                let style = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
-                let name = Text::new(label(&p.name, fits.min(40)), (4, 4), style);
-                area.draw(&(EmptyElement::at((x0, top)) + name))
-                    .map_err(err)?;
-            }
-        }
+        shade_phases(&chart, phases, end, top)?;
         let blue = flow_color(0);
         chart
             .draw_series(
@@ -860,7 +1060,7 @@ pub fn rate_curve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::sample::{fixture, synthetic};
+    use crate::export::sample::{fixture, spike, synthetic};
 
     #[test]
     fn axes_and_buckets() {
@@ -885,13 +1085,13 @@ mod tests {
     fn series_keep_the_numbers() {
         let r = fixture();
         // login second t holds (100t+1 .. 100t+100) ms: p50 of second 0 is 50 ms.
-        let [p50, p95, p99] = latency_series(&r.flows[0], 10).unwrap();
+        let [p50, p95, p99] = latency_series(&r.flows[0], &Timeline::whole(10)).unwrap();
         assert_eq!(p50.len(), 10);
         assert_eq!((p50[0].0, (p50[0].1 * 10.0).round() / 10.0), (0.5, 50.0));
         assert!((p95[9].1 - 995.0).abs() < 1.0 && (p99[9].1 - 999.0).abs() < 1.0);
-        let (per_flow, errors) = throughput_series(&r.flows, 10);
+        let (requests, errors) = throughput_series(&r.flows[0], &Timeline::of(&r));
         assert_eq!(
-            per_flow[0],
+            requests,
             (0..10).map(|t| (t as f64 + 0.5, 100.0)).collect::<Vec<_>>()
         );
         assert_eq!(errors[2].1, 4.0);
@@ -901,10 +1101,11 @@ mod tests {
     #[test]
     fn long_runs_are_downsampled_by_merging() {
         let r = synthetic(1800, &["a", "b"], 10, 20);
-        let lines = latency_series(&r.flows[1], 1800).unwrap();
+        let tl = Timeline::of(&r);
+        let lines = latency_series(&r.flows[1], &tl).unwrap();
         assert!(lines.iter().all(|l| l.len() <= MAX_POINTS && l.len() > 500));
-        let (per_flow, _) = throughput_series(&r.flows, 1800);
-        let total: f64 = per_flow[1].iter().map(|p| p.1 * 3.0).sum();
+        let (requests, _) = throughput_series(&r.flows[1], &tl);
+        let total: f64 = requests.iter().map(|p| p.1 * 3.0).sum();
         assert_eq!(
             total as u64, r.flows[1].requests,
             "averages keep every request"
@@ -923,11 +1124,228 @@ mod tests {
         for f in &mut r.flows {
             f.per_second.clear();
         }
-        assert!(latency_over_time(&r.flows[0], 0)
+        let none = Timeline::whole(0);
+        assert!(latency_over_time(&r.flows[0], &none, &[])
             .unwrap()
             .starts_with("<svg"));
-        assert!(throughput_over_time(&[], 0).unwrap().starts_with("<svg"));
+        assert!(throughput_over_time(&r.flows[0], 0, &none, &r.phases)
+            .unwrap()
+            .starts_with("<svg"));
         assert!(users_over_time(&[], &[]).unwrap().starts_with("<svg"));
         assert!(spectrum(&[]).unwrap().starts_with("<svg"));
+    }
+
+    /// Attributes of every `<rect>` of an SVG: (x, y, width, height, fill, stroke).
+    fn rects(svg: &str) -> Vec<(i32, i32, i32, i32, String, String)> {
+        let attr = |tag: &str, name: &str| -> String {
+            let key = format!(" {name}=\"");
+            let i = tag.find(&key).map(|i| i + key.len()).unwrap_or(0);
+            tag[i..].split('"').next().unwrap_or("").to_string()
+        };
+        svg.split("<rect")
+            .skip(1)
+            .map(|t| {
+                let t = &t[..t.find("/>").unwrap()];
+                let n = |k| attr(t, k).parse::<i32>().unwrap();
+                (
+                    n("x"),
+                    n("y"),
+                    n("width"),
+                    n("height"),
+                    attr(t, "fill"),
+                    attr(t, "stroke"),
+                )
+            })
+            .collect()
+    }
+
+    fn hex(c: RGBColor) -> String {
+        format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+    }
+
+    /// The one rect stroked in `color` (the legend box or the plot frame).
+    fn stroked(svg: &str, color: RGBColor) -> (i32, i32, i32, i32) {
+        let found: Vec<_> = rects(svg)
+            .into_iter()
+            .filter(|r| r.5 == hex(color))
+            .map(|r| (r.0, r.1, r.2, r.3))
+            .collect();
+        assert_eq!(found.len(), 1, "one rect stroked {}", hex(color));
+        found[0]
+    }
+
+    #[test]
+    fn legends_sit_outside_the_plot_area() {
+        let r = spike();
+        let tl = Timeline::of(&r);
+        let hs: Vec<Histogram<u64>> = r
+            .flows
+            .iter()
+            .map(|f| decode(&f.histogram).unwrap())
+            .collect();
+        let named: Vec<(&str, &Histogram<u64>)> = r
+            .flows
+            .iter()
+            .zip(&hs)
+            .map(|(f, h)| (f.name.as_str(), h))
+            .collect();
+        let charts = [
+            spectrum(&named).unwrap(),
+            latency_over_time(&r.flows[2], &tl, &r.phases).unwrap(),
+            throughput_over_time(&r.flows[0], 0, &tl, &r.phases).unwrap(),
+            latency_lines_over_time(
+                &[
+                    ("baseline p95", vec![(1.0, 2.0)]),
+                    ("candidate p95", vec![(1.0, 3.0)]),
+                ],
+                60,
+            )
+            .unwrap(),
+            recovery_over_time(
+                &r.flows.iter().collect::<Vec<_>>(),
+                &tl,
+                &r.phases,
+                &r.recovery[0],
+            )
+            .unwrap(),
+            rate_curve(
+                &[RatePoint {
+                    rate: 100.0,
+                    value: 5.0,
+                    held: true,
+                }],
+                50.0,
+                "50ms",
+                "p95 latency (ms)",
+            )
+            .unwrap(),
+        ];
+        for svg in &charts {
+            let (lx, ly, lw, lh) = stroked(svg, LEGEND_BORDER);
+            let (px, py, pw, _) = stroked(svg, PLOT_FRAME);
+            assert!(
+                ly + lh < py,
+                "legend box ends above the plot: {ly}+{lh} vs {py}"
+            );
+            assert!(
+                lx >= px && lx + lw <= px + pw,
+                "legend within the chart's width"
+            );
+            // Every legend text starts inside the box.
+            for t in svg.split("<text").skip(1) {
+                let y: i32 = t
+                    .split("y=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let x: i32 = t
+                    .split("x=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if y < py {
+                    assert!(y > ly && y < ly + lh && x > lx && x < lx + lw, "{t}");
+                }
+            }
+        }
+        // Wrapping: many long names make more rows, never a box wider than the chart.
+        let many: Vec<Key> = (0..12)
+            .map(|i| {
+                Key::new(
+                    format!("a rather long flow name {i}"),
+                    flow_color(i),
+                    Mark::Line,
+                )
+            })
+            .collect();
+        let rows = legend_rows(&many, 800);
+        assert!(rows.len() > 2);
+        for row in &rows {
+            let &(i, x) = row.last().unwrap();
+            assert!(x + key_width(&many[i]) <= 800);
+        }
+    }
+
+    #[test]
+    fn phases_are_shaded_and_named() {
+        let r = spike();
+        let tl = Timeline::of(&r);
+        let fills = |svg: &str| -> Vec<String> { rects(svg).into_iter().map(|r| r.4).collect() };
+        for svg in [
+            latency_over_time(&r.flows[2], &tl, &r.phases).unwrap(),
+            throughput_over_time(&r.flows[2], 2, &tl, &r.phases).unwrap(),
+            users_over_time(&r.users_per_second, &r.phases).unwrap(),
+        ] {
+            let fills = fills(&svg);
+            for (i, p) in r.phases.iter().enumerate() {
+                assert!(
+                    fills.contains(&hex(phase_fill(&p.name, i))),
+                    "{} shaded",
+                    p.name
+                );
+            }
+            for name in ["before", "spike", "recovery"] {
+                assert!(svg.contains(&format!("\n{name}\n</text>")), "{name} named");
+            }
+        }
+        assert_eq!(phase_fill("spike", 3), RGBColor(253, 224, 220));
+        assert_eq!(phase_fill("spike ramp", 2), phase_fill("before ramp", 0));
+        assert_eq!(phase_fill("recovery", 4), RGBColor(221, 244, 228));
+        assert_ne!(phase_fill("hold", 0), phase_fill("hold", 1));
+    }
+
+    #[test]
+    fn partial_seconds_are_not_drawn() {
+        // spike(): 60 whole seconds and a partial 61st (duration 60.4 s, 40% of the load).
+        let mut r = spike();
+        let tl = Timeline::of(&r);
+        assert_eq!((tl.seconds, tl.end, tl.lead), (61, Some(60), None));
+        let validate = &r.flows[2];
+        assert!(validate.per_second.iter().any(|s| s.t == 60));
+        let (requests, errors) = throughput_series(validate, &tl);
+        assert_eq!(requests.len(), 60);
+        assert_eq!(
+            requests.last().unwrap(),
+            &(59.5, 300.0),
+            "a whole second, no cliff"
+        );
+        assert_eq!(errors.len(), 60);
+        let [p50, ..] = latency_series(validate, &tl).unwrap();
+        assert_eq!(p50.last().unwrap().0, 59.5);
+        // The drawn line (after the legend's swatch) has one point per whole second.
+        let svg = throughput_over_time(validate, 2, &tl, &r.phases).unwrap();
+        let green = hex(flow_color(2));
+        let line = svg
+            .split("<polyline")
+            .filter(|p| p.contains(&format!("stroke=\"{green}\"")))
+            .last()
+            .unwrap();
+        let points = line
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(points.split_whitespace().count(), 60);
+        // A first phase starting inside a second (the open model) leaves that second out.
+        r.phases[0].start_s = 1.6;
+        let tl = Timeline::of(&r);
+        assert_eq!(tl.lead, Some(1));
+        let (requests, _) = throughput_series(&r.flows[2], &tl);
+        assert_eq!(requests.len(), 59);
+        assert!(requests.iter().all(|p| p.0 != 1.5));
+        // Whole-second durations drop nothing.
+        let f = fixture();
+        let tl = Timeline::of(&f);
+        assert_eq!(throughput_series(&f.flows[0], &tl).0.len(), 10);
     }
 }

@@ -131,8 +131,14 @@ pub fn median_p95_series(
 ) -> Result<Series, ExportError> {
     // Bucket midpoints are multiples of 0.5 s: key them by 2x.
     let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for f in runs.iter().filter_map(|r| r.flow(flow)) {
-        let [_, p95, _] = charts::latency_series(f, seconds)?;
+    for r in runs {
+        let Some(f) = r.flow(flow) else { continue };
+        // Each run's own partial seconds left out, on the common axis.
+        let timeline = charts::Timeline {
+            seconds,
+            ..charts::Timeline::of(r)
+        };
+        let [_, p95, _] = charts::latency_series(f, &timeline)?;
         for (x, y) in p95 {
             by_x.entry((x * 2.0).round() as u64).or_default().push(y);
         }

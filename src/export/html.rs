@@ -8,10 +8,11 @@ use minijinja::Value;
 use serde::Serialize;
 
 use super::{
-    charts, flow_stats, fmt_duration, fmt_ms, fmt_rate, run_seconds, threshold_rows, verdict_label,
-    ExportError, Exporter, ThresholdRow,
+    charts, flow_stats, fmt_duration, fmt_ms, fmt_rate, threshold_rows, verdict_label, ExportError,
+    Exporter, ThresholdRow,
 };
 use crate::attack::recorder::sanitize;
+use crate::phases::Recovery;
 use crate::record::RunRecord;
 
 pub struct HtmlExporter;
@@ -71,7 +72,11 @@ struct Page {
     thresholds: Vec<ThresholdRow>,
     spectrum: Value,
     latency: Vec<Chart>,
-    throughput: Value,
+    /// Small multiples: one panel per flow.
+    throughput: Vec<Chart>,
+    /// Spike runs: one line on how fast p95 came back, and its chart.
+    recovery_headline: Option<String>,
+    recovery_chart: Option<Value>,
     users_chart: Value,
     phases: Vec<String>,
     samples: Vec<Samples>,
@@ -81,6 +86,38 @@ struct Page {
     server_charts: Vec<Chart>,
 }
 
+/// The recovery the section leads with: the `all` scope's, else the first.
+fn recovery_focus(r: &RunRecord) -> Option<&Recovery> {
+    r.recovery
+        .iter()
+        .find(|x| x.scope.eq_ignore_ascii_case("all"))
+        .or_else(|| r.recovery.first())
+}
+
+/// `all flows: p95 back under 100.0 ms 4 s after the spike ended (p95 during the spike:
+/// 180.0 ms)`, or `… not back under … within 28 s`.
+fn recovery_headline(x: &Recovery) -> String {
+    let scope = if x.scope.eq_ignore_ascii_case("all") {
+        "all flows".to_string()
+    } else {
+        sanitize(&x.scope, 60)
+    };
+    let limit = fmt_ms(x.limit_ms);
+    let during = x
+        .spike_p95_ms
+        .map(|v| format!(" (p95 during the spike: {})", fmt_ms(v)))
+        .unwrap_or_default();
+    match x.recovered_after_s {
+        Some(s) => {
+            format!("{scope}: p95 back under {limit} {s:.0} s after the spike ended{during}")
+        }
+        None => format!(
+            "{scope}: p95 not back under {limit} within the {:.0} s after the spike{during}",
+            x.watched_s
+        ),
+    }
+}
+
 fn hex(c: plotters::style::RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
@@ -88,7 +125,7 @@ fn hex(c: plotters::style::RGBColor) -> String {
 /// The page's data: every number computed from the record's histograms and series.
 fn page(r: &RunRecord) -> Result<Page, ExportError> {
     let stats = flow_stats(r)?;
-    let seconds = run_seconds(r);
+    let timeline = charts::Timeline::of(r);
     let flows = stats
         .iter()
         .enumerate()
@@ -128,11 +165,40 @@ fn page(r: &RunRecord) -> Result<Page, ExportError> {
         .map(|f| {
             Ok(Chart {
                 title: f.name.clone(),
-                svg: Value::from_safe_string(charts::latency_over_time(f, seconds)?),
+                svg: Value::from_safe_string(charts::latency_over_time(f, &timeline, &r.phases)?),
             })
         })
         .collect::<Result<_, ExportError>>()?;
-    let throughput = Value::from_safe_string(charts::throughput_over_time(&r.flows, seconds)?);
+    let throughput = r
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Ok(Chart {
+                title: f.name.clone(),
+                svg: Value::from_safe_string(charts::throughput_over_time(
+                    f, i, &timeline, &r.phases,
+                )?),
+            })
+        })
+        .collect::<Result<_, ExportError>>()?;
+    let (recovery_headline, recovery_chart) = match recovery_focus(r) {
+        Some(x) => {
+            let flows: Vec<&crate::record::FlowRecord> = r
+                .flows
+                .iter()
+                .filter(|f| {
+                    x.scope.eq_ignore_ascii_case("all") || f.name.eq_ignore_ascii_case(&x.scope)
+                })
+                .collect();
+            let svg = charts::recovery_over_time(&flows, &timeline, &r.phases, x)?;
+            (
+                Some(recovery_headline(x)),
+                Some(Value::from_safe_string(svg)),
+            )
+        }
+        None => (None, None),
+    };
     let users_chart =
         Value::from_safe_string(charts::users_over_time(&r.users_per_second, &r.phases)?);
     let samples = r
@@ -202,6 +268,8 @@ fn page(r: &RunRecord) -> Result<Page, ExportError> {
         spectrum,
         latency,
         throughput,
+        recovery_headline,
+        recovery_chart,
         users_chart,
         phases,
         samples,
@@ -285,7 +353,11 @@ mod tests {
         let count = |id| section(&html, id).matches("<svg").count();
         assert_eq!(count("chart-spectrum"), 1);
         assert_eq!(count("chart-latency-time"), 3, "one per flow");
-        assert_eq!(count("chart-throughput"), 1);
+        assert_eq!(
+            count("chart-throughput"),
+            3,
+            "small multiples: one per flow"
+        );
         assert_eq!(count("chart-users"), 1);
         let spectrum = section(&html, "chart-spectrum");
         for tick in ["50%", "90%", "99%", "99.9%"] {
@@ -336,6 +408,36 @@ mod tests {
         assert!(
             latency.contains("evil&lt;svg onload=alert(1)&gt;"),
             "legend escaped"
+        );
+    }
+
+    #[test]
+    fn spike_runs_get_a_recovery_section() {
+        let r = crate::export::sample::spike();
+        let all = r.recovery.iter().find(|x| x.scope == "all").unwrap();
+        let after = all.recovered_after_s.expect("the sample recovers");
+        let html = HtmlExporter.render(&r).unwrap();
+        let section = section(&html, "recovery");
+        assert!(
+            section.contains(&format!(
+                "all flows: p95 back under 100.0 ms {after:.0} s after the spike ended"
+            )),
+            "{section}"
+        );
+        assert_eq!(
+            section.matches("<tr class=").count(),
+            r.recovery.len(),
+            "one row per scope"
+        );
+        assert_eq!(section.matches("<svg").count(), 1, "its chart");
+        assert!(section.contains(&format!("recovered after {after:.0} s")));
+        // Its own section, right after the thresholds, not under "Server side".
+        let at = |id: &str| html.find(&format!("id=\"{id}\"")).unwrap();
+        assert!(at("thresholds") < at("recovery") && at("recovery") < at("chart-spectrum"));
+        assert!(!html.contains("id=\"server\""));
+        assert!(
+            !self::html().contains("id=\"recovery\""),
+            "no spike, no section"
         );
     }
 }
