@@ -521,6 +521,12 @@ pub fn latency_over_time(
         let mut chart = time_chart(&area, end, top, "latency (ms)", &ms_tick)?;
         shade_phases(&chart, phases, end, top)?;
         for (points, (_, color)) in lines.into_iter().zip(styles) {
+            // A flow seen in one or two seconds (signup in a short run) stays visible.
+            if points.len() <= 2 {
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                    .map_err(err)?;
+            }
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(err)?;
@@ -1121,6 +1127,11 @@ mod tests {
     #[test]
     fn empty_runs_still_draw() {
         let mut r = fixture();
+        // A flow with requests in one second only: its points are drawn as dots.
+        let mut once = r.flows[0].clone();
+        once.per_second.truncate(1);
+        let svg = latency_over_time(&once, &Timeline::of(&r), &r.phases).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 3, "p50, p95, p99");
         for f in &mut r.flows {
             f.per_second.clear();
         }
