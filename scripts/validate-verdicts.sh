@@ -7,19 +7,26 @@
 # then draws COMPARISONS random A/A comparisons (K runs per side, disjoint within a draw) and
 # COMPARISONS A/B comparisons, and prints the false-regression rate (A/A) and the detection
 # rate of the +2 ms (≈ +20% on validation p95) change. Targets: ≤ 5% and ≥ 90%.
+# NOISE=noisy runs scripts/cpu-hog.sh (every core busy for a random 1–4 s, idle for a random
+# 1–4 s) while the pool is built. The paired counterpart is scripts/validate-paired.sh.
 #
-# usage: scripts/validate-verdicts.sh [COMPARISONS] [K] [POOL_A] [POOL_B]
+# usage: [NOISE=quiet|noisy] scripts/validate-verdicts.sh [COMPARISONS] [K] [POOL_A] [POOL_B]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-30}
 K=${2:-5}
 POOL_A=${3:-30}
 POOL_B=${4:-15}
-BIN=$PWD/target/release/loadtest
-cargo build --release --quiet
+# BIN=PATH uses that binary as is (no build).
+if [ -z "${BIN:-}" ]; then
+  BIN=$PWD/target/release/loadtest
+  cargo build --release --quiet
+fi
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
-trap 'kill $A $B 2>/dev/null || true' EXIT
+NOISE=${NOISE:-quiet}
+HOG=
+trap 'kill $A $B $HOG 2>/dev/null || true' EXIT
 $BIN serve --bind 127.0.0.1:18111 --hash-cost fast --inject-latency 10ms >"$WORK/a.log" 2>&1 & A=$!
 $BIN serve --bind 127.0.0.1:18112 --hash-cost fast --inject-latency 12ms >"$WORK/b.log" 2>&1 & B=$!
 for port in 18111 18112; do
@@ -35,15 +42,24 @@ run() { # side index port
   $BIN run validate --profiles "$WORK/profiles.toml" --host "http://127.0.0.1:$3" --quiet \
     --no-abort --out "$WORK/pool/$1-$2" >/dev/null 2>&1 || true
 }
+if [ "$NOISE" = noisy ]; then
+  scripts/cpu-hog.sh $(((POOL_A + POOL_B) * 15 + 60)) 20261130 & HOG=$!
+fi
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+SECONDS=0
 echo "building the pool: $POOL_A runs against A, $POOL_B against B (interleaved)…" >&2
 i=0; j=0
 while [ $i -lt "$POOL_A" ] || [ $j -lt "$POOL_B" ]; do
   if [ $i -lt "$POOL_A" ]; then i=$((i + 1)); run a $i 18111; fi
   if [ $j -lt "$POOL_B" ]; then j=$((j + 1)); run b $j 18112; fi
 done
-python3 - "$WORK" "$BIN" "$N" "$K" "$POOL_A" "$POOL_B" <<'PY'
+POOL_SECONDS=$SECONDS
+[ -n "$HOG" ] && kill "$HOG" 2>/dev/null || true
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+python3 - "$WORK" "$BIN" "$N" "$K" "$POOL_A" "$POOL_B" "$POOL_SECONDS" "$NOISE" <<'PY'
 import json, random, subprocess, sys
-work, binary, n, k, pa, pb = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+work, binary, n, k, pa, pb, pool_s = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:8])
+noise = sys.argv[8]
 rng = random.Random(20261122)
 def compare(base, cand):
     args = [binary, "compare", "--baseline", *base, "--candidate", *cand, "--json", f"{work}/c.json"]
@@ -69,5 +85,6 @@ print(f"{'case':<34}{'comparisons':>12}{'flagged':>9}{'rate':>8}   target")
 print(f"{'A/A (same server)':<34}{n:>12}{false_reg:>9}{false_reg / n:>8.1%}   <= 5% false regressions")
 print(f"{'A/B (+2 ms on 10 ms, validate p95)':<34}{n:>12}{detected:>9}{detected / n:>8.1%}   >= 90% detected")
 print(f"median measured change of validate p95 A->B: {changes[len(changes) // 2]:+.1%}; A/A inconclusive: {inconclusive_aa}")
-print(f"k = {k} runs per side, drawn from a pool of {pa} A and {pb} B runs (6 s each, 8 users)")
+print(f"k = {k} runs per side, drawn from a pool of {pa} A and {pb} B runs (6 s each, 8 users; {noise})")
+print(f"pool built in {pool_s} s: {pool_s / (pa + pb):.1f} s per run, so one comparison of k = {k} costs {2 * k * pool_s / (pa + pb):.0f} s of runs")
 PY

@@ -377,9 +377,15 @@ pub struct AbArgs {
     #[arg(long, value_name = "URL")]
     pub candidate_host: String,
 
-    /// Runs per side (pairs), each pair in a fresh random order.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub runs: u32,
+    /// Runs per side (pairs), each pair in a fresh random order [default: 5].
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u32>,
+
+    /// One run driving both hosts at the same time (every user alternates its iterations
+    /// between them at random), compared block by block (README: paired comparison); closed-model
+    /// profiles only. Records in OUT/baseline and OUT/candidate.
+    #[arg(long)]
+    pub paired: bool,
 
     #[command(flatten)]
     pub run: RunArgs,

@@ -871,6 +871,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         rate: merge_rates(&shards)?,
         seed: first.meta.seed,
         delayed_retries: shards.iter().map(|s| s.record.meta.delayed_retries).sum(),
+        paired: None,
     };
 
     let mut record = RunRecord {

@@ -77,6 +77,10 @@ pub struct Meta {
     /// Requests sent after a backoff wait (a user whose signup, login or refresh failed).
     #[serde(default)]
     pub delayed_retries: u64,
+    /// `baseline` or `candidate`: this record is one side of a paired run (`ab --paired`),
+    /// whose other side has the same `run_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<String>,
 }
 
 /// Pacing of an open-model run.

@@ -81,6 +81,33 @@ struct UserState {
     failures: u32,
     /// Backing off: the next request waits until then.
     retry_at: Option<Instant>,
+    /// Paired run (`ab --paired`): which side this state belongs to, the other side's state
+    /// (parked while this one is active), and the side picker (carried by the active state).
+    side: usize,
+    parked: Option<Box<UserState>>,
+    pair: Option<PairPicker>,
+}
+
+/// Picks the side of a paired user's next iteration: every two iterations hold one of each
+/// side, in a random order, so both sides see the same number of iterations and the same
+/// moments.
+#[derive(Clone)]
+struct PairPicker {
+    rng: StdRng,
+    next: Option<usize>,
+}
+
+impl PairPicker {
+    fn pick(&mut self) -> usize {
+        match self.next.take() {
+            Some(side) => side,
+            None => {
+                let side = usize::from(self.rng.gen::<bool>());
+                self.next = Some(1 - side);
+                side
+            }
+        }
+    }
 }
 
 /// The flows a loop iteration can pick.
@@ -486,6 +513,104 @@ pub fn scenario(ctx: Arc<FlowContext>) -> Result<Scenario, goose::GooseError> {
     // the transactions in a fixed order, front-loading the rare ones).
     s = s.register_transaction(tx!(ctx, iteration));
     Ok(s)
+}
+
+/// The two sides of a paired run (`ab --paired`): one context (recorder, identities) and one
+/// base URL per side, baseline first. Every virtual user signs up and logs in on both sides,
+/// then alternates its iterations between them ([`PairPicker`]); its Goose base URL is
+/// switched to the side's before each, so each side's requests go to its own host and into
+/// its own recorder.
+pub struct Pair {
+    pub sides: [Arc<FlowContext>; 2],
+    pub urls: [url::Url; 2],
+}
+
+impl Pair {
+    /// Makes `side`'s state the active one (parking the other) and points the user at its host.
+    fn activate(&self, user: &mut GooseUser, side: usize) {
+        let mut st = take_state(user);
+        if st.side != side {
+            if let Some(mut other) = st.parked.take() {
+                other.pair = st.pair.take();
+                other.parked = Some(Box::new(st));
+                st = *other;
+            }
+        }
+        put_state(user, st);
+        user.base_url = self.urls[side].clone();
+    }
+
+    /// Signs the user up on both sides (baseline first), each side's state built by its own
+    /// context; the first error is returned after both were tried.
+    async fn signup(&self, user: &mut GooseUser) -> TransactionResult {
+        let mut states: Vec<UserState> = Vec::with_capacity(2);
+        let mut first_err = None;
+        for (side, ctx) in self.sides.iter().enumerate() {
+            user.base_url = self.urls[side].clone();
+            let r = ctx.signup(user).await;
+            let mut st = take_state(user);
+            st.side = side;
+            states.push(st);
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        let candidate = states.pop().unwrap_or_default();
+        let mut baseline = states.pop().unwrap_or_default();
+        let index = (user.weighted_users_index + self.sides[0].user_offset) as u64;
+        baseline.parked = Some(Box::new(candidate));
+        baseline.pair = Some(PairPicker {
+            rng: user_rng(self.sides[0].seed ^ 0x5041_4952, index),
+            next: None,
+        });
+        put_state(user, baseline);
+        user.base_url = self.urls[0].clone();
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn login(&self, user: &mut GooseUser) -> TransactionResult {
+        let mut first_err = None;
+        for side in 0..2 {
+            self.activate(user, side);
+            if let Err(e) = self.sides[side].login(user).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn iteration(&self, user: &mut GooseUser) -> TransactionResult {
+        let side = user
+            .get_session_data_mut::<UserState>()
+            .and_then(|st| st.pair.as_mut())
+            .map_or(0, PairPicker::pick);
+        self.activate(user, side);
+        self.sides[side].iteration(user).await
+    }
+}
+
+/// The Goose scenario of a paired run: signup and login once per user on both sides, then
+/// the loop alternating between the sides.
+pub fn paired_scenario(pair: Arc<Pair>) -> Result<Scenario, goose::GooseError> {
+    let stop = {
+        let pair = pair.clone();
+        Transaction::new(Arc::new(move |_user| {
+            let pair = pair.clone();
+            Box::pin(async move {
+                for ctx in &pair.sides {
+                    ctx.recorder.user_stopped();
+                }
+                Ok(())
+            })
+        }))
+        .set_name("stop")
+        .set_on_stop()
+    };
+    Ok(Scenario::new("auth")
+        .register_transaction(tx!(pair, signup).set_on_start().set_sequence(1))
+        .register_transaction(tx!(pair, login).set_on_start().set_sequence(2))
+        .register_transaction(stop)
+        .register_transaction(tx!(pair, iteration)))
 }
 
 /// A per-run password that satisfies common strength rules (letters, digits, a symbol).

@@ -58,6 +58,35 @@ pub struct AttackPlan {
     pub server_metrics: crate::server::ScrapeConfig,
     /// Seeds the users' flow pickers and backoff jitter (`--seed`).
     pub seed: u64,
+    /// A paired run (`ab --paired`): the candidate side, driven by the same users at the same
+    /// time as `host` (the baseline).
+    pub candidate: Option<PairSide>,
+}
+
+/// The candidate side of a paired run: its host and the folder of its record.
+#[derive(Debug, Clone)]
+pub struct PairSide {
+    pub host: String,
+    pub out_dir: PathBuf,
+}
+
+impl AttackPlan {
+    /// The plan as seen by one side of a paired run (0 baseline, 1 candidate): its host and
+    /// folder. The plan itself for a plain run.
+    fn side(&self, side: usize) -> AttackPlan {
+        match (&self.candidate, side) {
+            (Some(c), 1) => AttackPlan {
+                host: c.host.clone(),
+                out_dir: c.out_dir.clone(),
+                candidate: None,
+                ..self.clone()
+            },
+            _ => AttackPlan {
+                candidate: None,
+                ..self.clone()
+            },
+        }
+    }
 }
 
 /// The HTTP client every virtual user sends with: one connection pool, no cookies, the
@@ -119,11 +148,44 @@ pub async fn preflight(host: &str) -> Result<(), Failure> {
 
 /// Runs the plan and returns the judged record (not yet written).
 pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
-    preflight(&plan.host).await?;
-    std::fs::create_dir_all(&plan.out_dir).map_err(|e| {
-        Failure::bad_input(format!("cannot create {}: {e}", plan.out_dir.display()))
-    })?;
-    let recorder = Arc::new(Recorder::new());
+    let mut records = run_sides(&plan.side(0)).await?;
+    Ok(records.remove(0))
+}
+
+/// Runs a paired plan (`plan.candidate` set, closed model): the baseline's and the
+/// candidate's judged records (not yet written), each marked with its side.
+pub async fn run_paired(plan: &AttackPlan) -> Result<(RunRecord, RunRecord), Failure> {
+    if plan.candidate.is_none() || plan.profile.is_open() {
+        return Err(Failure::bad_input(
+            "a paired run needs a candidate host and a closed-model profile (no --rate)",
+        ));
+    }
+    let mut records = run_sides(plan).await?.into_iter();
+    match (records.next(), records.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(Failure::unjudgeable("paired run: a side has no record")),
+    }
+}
+
+/// Runs the plan: one side, or both sides of a paired plan in one Goose attack.
+async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
+    let sides: Vec<AttackPlan> = match &plan.candidate {
+        Some(_) => vec![plan.side(0), plan.side(1)],
+        None => vec![plan.clone()],
+    };
+    for p in &sides {
+        preflight(&p.host).await?;
+        std::fs::create_dir_all(&p.out_dir).map_err(|e| {
+            Failure::bad_input(format!("cannot create {}: {e}", p.out_dir.display()))
+        })?;
+    }
+    let paired = sides.len() == 2;
+    let origin = std::time::Instant::now();
+    let recorders: Vec<Arc<Recorder>> = sides
+        .iter()
+        .map(|_| Arc::new(Recorder::starting_at(origin)))
+        .collect();
+    let recorder = recorders[0].clone();
     let pacer = plan.profile.is_open().then(|| {
         Arc::new(pacing::Pacer::new(
             plan.profile.schedule(),
@@ -132,19 +194,40 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             plan.request_timeout,
         ))
     });
-    let ctx = Arc::new(FlowContext {
-        pacer: pacer.clone(),
-        contract: plan.contract.clone(),
-        recorder: recorder.clone(),
-        run_id: plan.run_id.clone(),
-        password: generate_password(),
-        user_offset: plan.user_offset,
-        redact_headers: plan.redact_headers.clone(),
-        weights: effective_weights(&plan.contract, &plan.profile.weights),
-        seed: plan.seed,
-        client: http_client(plan.request_timeout)?,
-    });
-    ctx.register_secrets();
+    let client = http_client(plan.request_timeout)?;
+    let contexts: Vec<Arc<FlowContext>> = recorders
+        .iter()
+        .map(|recorder| {
+            let ctx = Arc::new(FlowContext {
+                pacer: pacer.clone(),
+                contract: plan.contract.clone(),
+                recorder: recorder.clone(),
+                run_id: plan.run_id.clone(),
+                password: generate_password(),
+                user_offset: plan.user_offset,
+                redact_headers: plan.redact_headers.clone(),
+                weights: effective_weights(&plan.contract, &plan.profile.weights),
+                seed: plan.seed,
+                client: client.clone(),
+            });
+            ctx.register_secrets();
+            ctx
+        })
+        .collect();
+    let scenario = match &contexts[..] {
+        [a, b] => {
+            let url = |p: &AttackPlan| {
+                url::Url::parse(&p.host)
+                    .map_err(|e| Failure::bad_input(format!("'{}': not a URL ({e})", p.host)))
+            };
+            let pair = flows::Pair {
+                sides: [a.clone(), b.clone()],
+                urls: [url(&sides[0])?, url(&sides[1])?],
+            };
+            flows::paired_scenario(Arc::new(pair))
+        }
+        _ => scenario(contexts[0].clone()),
+    };
     let profile = &plan.profile;
     let planned = profile.duration();
     let internal = |e: goose::GooseError| Failure::unjudgeable(format!("load engine: {e}"));
@@ -169,7 +252,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
         .map_err(internal)?
         .set_client_builder_without_cookies(client)
         .map_err(internal)?
-        .register_scenario(scenario(ctx.clone()).map_err(internal)?);
+        .register_scenario(scenario.map_err(internal)?);
 
     // Why the run stopped early, if it did (set before the killswitch is pulled).
     let stop_reason: Arc<Mutex<Option<(String, bool)>>> = Arc::new(Mutex::new(None));
@@ -186,9 +269,10 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     let started_at = time::OffsetDateTime::now_utc();
     let monitor = {
         let recorder = recorder.clone();
+        let others: Vec<Arc<Recorder>> = recorders[1..].to_vec();
         let stop = stop.clone();
-        let mut gate = plan
-            .abort_early
+        // A paired run is never aborted early: a comparison needs both sides complete.
+        let mut gate = (plan.abort_early && !paired)
             .then(|| abort::AbortGate::new(plan.rules.clone(), profile.first_ramp_end()));
         let progress = plan.progress;
         let tty = progress && std::io::stderr().is_terminal();
@@ -213,6 +297,7 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                 }
                 n += 1;
                 recorder.sample_users();
+                others.iter().for_each(|r| r.sample_users());
                 let live = recorder.live(5);
                 if tty {
                     eprint!(
@@ -253,8 +338,8 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
     // A second signal exits at once: this writes run.json synchronously from what was
     // measured so far (marked partial), so the run is never lost.
     {
-        let plan = plan.clone();
-        let recorder = recorder.clone();
+        let sides = sides.clone();
+        let recorders = recorders.clone();
         let pacer = pacer.clone();
         crate::interrupt::set_emergency(Some(Box::new(move || {
             let sig = crate::interrupt::requested().unwrap_or(crate::interrupt::SIGINT);
@@ -265,17 +350,20 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
                 ),
                 false,
             ));
-            let record = assemble(
-                &plan,
-                &recorder,
-                pacer.as_deref(),
-                started_at,
-                BTreeMap::new(),
-                None,
-                stopped,
-            );
-            if let Err(f) = record.save(&plan.out_dir) {
-                eprintln!("loadtest: {}", f.one_line());
+            for (i, (plan, recorder)) in sides.iter().zip(&recorders).enumerate() {
+                let mut record = assemble(
+                    plan,
+                    recorder,
+                    pacer.as_deref(),
+                    started_at,
+                    BTreeMap::new(),
+                    None,
+                    stopped.clone(),
+                );
+                mark_side(&mut record, paired, i);
+                if let Err(f) = record.save(&plan.out_dir) {
+                    eprintln!("loadtest: {}", f.one_line());
+                }
             }
         })));
     }
@@ -311,21 +399,42 @@ pub async fn run(plan: &AttackPlan) -> Result<RunRecord, Failure> {
             (reason, unjudgeable)
         }
     });
+    // Goose counts a paired run's two sides together: its counts are kept for plain runs only.
     let mut goose_requests = BTreeMap::new();
-    for (key, agg) in &metrics.requests {
-        goose_requests.insert(key.clone(), agg.raw_data.counter as u64);
+    if !paired {
+        for (key, agg) in &metrics.requests {
+            goose_requests.insert(key.clone(), agg.raw_data.counter as u64);
+        }
     }
-    let record = assemble(
-        plan,
-        &recorder,
-        pacer.as_deref(),
-        started_at,
-        goose_requests,
-        scraped,
-        stopped,
-    );
+    let mut scraped = scraped;
+    let records = sides
+        .iter()
+        .zip(&recorders)
+        .enumerate()
+        .map(|(i, (plan, recorder))| {
+            let mut record = assemble(
+                plan,
+                recorder,
+                pacer.as_deref(),
+                started_at,
+                goose_requests.clone(),
+                // The server metrics are scraped from the baseline only.
+                if i == 0 { scraped.take() } else { None },
+                stopped.clone(),
+            );
+            mark_side(&mut record, paired, i);
+            record
+        })
+        .collect();
     crate::interrupt::set_emergency(None);
-    Ok(record)
+    Ok(records)
+}
+
+/// Marks a paired run's record with its side (`baseline`, `candidate`).
+fn mark_side(record: &mut RunRecord, paired: bool, side: usize) {
+    if paired {
+        record.meta.paired = Some(["baseline", "candidate"][side].to_string());
+    }
 }
 
 /// The judged record of what `recorder` measured so far (the end of a run, or the emergency
@@ -371,6 +480,7 @@ fn assemble(
             rate: pacer.map(|p| rate_stats(p, recorder, profile, duration)),
             seed: Some(plan.seed),
             delayed_retries: recorder.delayed_retries(),
+            paired: None,
         },
         phases: profile.phases(),
         flows,

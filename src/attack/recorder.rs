@@ -153,8 +153,14 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 
 impl Recorder {
     pub fn new() -> Recorder {
+        Recorder::starting_at(Instant::now())
+    }
+
+    /// A recorder whose time origin is `start` (the two sides of a paired run share one, so
+    /// their seconds line up).
+    pub fn starting_at(start: Instant) -> Recorder {
         Recorder {
-            start: Instant::now(),
+            start,
             send_lag: Mutex::new(new_histogram()),
             flows: Default::default(),
             active: AtomicI64::new(0),

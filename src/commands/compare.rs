@@ -173,6 +173,44 @@ pub fn run(args: CompareArgs) -> Result<u8, Failure> {
     report(&c, &a, &b, &args.opts, None)
 }
 
+/// `ab --paired`: one run driving both hosts at the same time, then the paired comparison.
+async fn ab_paired(args: AbArgs, opts: Options) -> Result<u8, Failure> {
+    if args.runs.is_some() {
+        return Err(Failure::bad_input(
+            "ab --paired makes one paired run: --runs does not apply (lengthen it with --duration)",
+        ));
+    }
+    let inputs = RunInputs::resolve(&args.profile, &args.run)?;
+    if inputs.profile.is_open() {
+        return Err(Failure::bad_input(
+            "ab --paired supports closed-model profiles only (no --rate)",
+        ));
+    }
+    let root = inputs.out_dir.clone();
+    let root = if args.run.out.is_some() {
+        root
+    } else {
+        crate::commands::run::default_out_dir(&format!("ab-paired-{}", args.profile))
+    };
+    let inputs = RunInputs {
+        target: Target::Host(args.baseline_host.trim_end_matches('/').to_string()),
+        out_dir: root.clone(),
+        ..inputs
+    };
+    let (a, b) =
+        crate::commands::run::execute_paired(&inputs, args.candidate_host.trim_end_matches('/'))
+            .await?;
+    if let Some(sig) = crate::interrupt::requested() {
+        return Err(Failure::interrupted(
+            sig,
+            "ab --paired interrupted: no comparison made",
+        ));
+    }
+    let (a, b) = (vec![a], vec![b]);
+    let c = compare::compare(&a, &b, &opts)?;
+    report(&c, &a, &b, &args.opts, Some(&root))
+}
+
 /// `ab`: the profile alternately against both hosts (fresh random order per pair), then compare.
 pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
     if args.run.host.is_some() {
@@ -180,10 +218,14 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
             "ab takes --baseline-host and --candidate-host, not --host",
         ));
     }
-    if args.runs == 0 || args.runs > 100 {
+    let runs = args.runs.unwrap_or(5);
+    if runs == 0 || runs > 100 {
         return Err(Failure::bad_input("--runs must be between 1 and 100"));
     }
     let opts = options(&args.opts)?;
+    if args.paired {
+        return ab_paired(args, opts).await;
+    }
     // Inputs resolved once; each run differs only in host, folder and run id.
     let base = RunInputs::resolve(&args.profile, &args.run)?;
     crate::attack::preflight(&args.baseline_host).await?;
@@ -193,7 +235,7 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
             crate::commands::run::default_out_dir(&format!("ab-{}", args.profile))
         });
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 1..=args.runs {
+    for i in 1..=runs {
         let mut order = [
             ("baseline", &args.baseline_host),
             ("candidate", &args.candidate_host),
@@ -202,7 +244,7 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
             order.swap(0, 1);
         }
         for (side, host) in order {
-            eprintln!("ab: pair {i}/{}: {side} ({host})", args.runs);
+            eprintln!("ab: pair {i}/{runs}: {side} ({host})");
             let inputs = RunInputs {
                 target: Target::Host(host.trim_end_matches('/').to_string()),
                 out_dir: root.join(format!("{side}-{i}")),

@@ -320,6 +320,7 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         user_offset: inputs.shard.map_or(0, |s| s.user_offset() as usize),
         redact_headers: inputs.redact.clone(),
         seed: inputs.seed,
+        candidate: None,
     };
     let result = attack::run(&plan).await;
     if let Some((t, _)) = target {
@@ -351,4 +352,83 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         println!("wrote {}", p.display());
     }
     Ok(record)
+}
+
+/// A paired run (`ab --paired`): one attack drives `inputs`' host (the baseline) and
+/// `candidate` at the same time, every user alternating between them. The two records and
+/// their reports are written to `inputs.out_dir`/baseline and /candidate; returns them
+/// (baseline, candidate).
+pub async fn execute_paired(
+    inputs: &RunInputs,
+    candidate: &str,
+) -> Result<(RunRecord, RunRecord), Failure> {
+    let Target::Host(baseline) = &inputs.target else {
+        return Err(Failure::bad_input("ab --paired needs --baseline-host"));
+    };
+    let dirs = [
+        inputs.out_dir.join("baseline"),
+        inputs.out_dir.join("candidate"),
+    ];
+    for d in &dirs {
+        if d.join("run.json").exists() {
+            return Err(Failure::bad_input(format!(
+                "{} already holds a run.json; choose another --out",
+                d.display()
+            )));
+        }
+    }
+    for h in [baseline.as_str(), candidate] {
+        attack::preflight(h).await?;
+    }
+    let _locks = dirs
+        .iter()
+        .map(|d| crate::record::OutputLock::acquire(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let profile = &inputs.profile;
+    let intro = format!(
+        "{} profile, paired: baseline {baseline} and candidate {candidate} at the same time, every user alternating: {} — {} s, contract '{}', run {}",
+        profile.name,
+        profile.describe(),
+        profile.duration().as_secs(),
+        inputs.contract.name,
+        inputs.run_id
+    );
+    for line in console::wrap(&intro, console::WIDTH, "  ") {
+        eprintln!("{line}");
+    }
+    let plan = AttackPlan {
+        profile: profile.clone(),
+        contract: inputs.contract.clone(),
+        server_metrics: inputs.server_metrics.clone().for_host(baseline),
+        host: baseline.clone(),
+        run_id: inputs.run_id.clone(),
+        request_timeout: inputs.timeout,
+        out_dir: dirs[0].clone(),
+        rules: inputs.rules.clone(),
+        abort_early: inputs.abort_early,
+        progress: inputs.progress,
+        embedded_target: None,
+        command: redacted_command(),
+        user_offset: 0,
+        redact_headers: inputs.redact.clone(),
+        seed: inputs.seed,
+        candidate: Some(attack::PairSide {
+            host: candidate.to_string(),
+            out_dir: dirs[1].clone(),
+        }),
+    };
+    let (a, b) = attack::run_paired(&plan).await?;
+    for (side, record, dir) in [("baseline", &a, &dirs[0]), ("candidate", &b, &dirs[1])] {
+        let written = write_outputs(record, dir)?;
+        println!("\n{side} ({}):", record.meta.host);
+        print!("{}", console::flow_table(record));
+        print!(
+            "{}",
+            console::verdict_lines(record, console::colour_enabled())
+        );
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok((a, b))
 }

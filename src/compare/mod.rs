@@ -8,8 +8,11 @@
 //!   `min_effect`.
 //! - one run per side: a moving-block bootstrap over the per-second histograms of the steady
 //!   phases — labelled "single-run estimate (lower confidence)".
+//! - one `ab --paired` run (both sides driven at the same time): block by block differences
+//!   with a circular block bootstrap ([`paired`]).
 //! - a side whose run was invalid (unjudgeable, ended early, connect errors) is inconclusive.
 
+pub mod paired;
 pub mod render;
 pub mod stats;
 pub mod steady;
@@ -138,6 +141,9 @@ pub struct Comparison {
     pub invalid: Vec<String>,
     pub baseline_labels: Vec<String>,
     pub candidate_labels: Vec<String>,
+    /// The blocks of a paired comparison (`method` = `paired`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired: Option<paired::PairedDetail>,
 }
 
 impl Comparison {
@@ -156,6 +162,7 @@ impl Comparison {
                 "Each run is one observation ({} baseline, {} candidate runs): ln p50/p95/p99 and ln req/s of its steady-state seconds, and its error proportion. The shift is the Hodges–Lehmann estimate (median of all pairwise differences), bounded by the exact Mann–Whitney interval at α = {:.4} per metric ({} testable gated metrics share α = {}, Bonferroni; a gated metric equal in every run cannot be called and is not counted). With few runs the exact interval may not exist at that α (3 per side reach at best 0.1, 5 per side 0.0079): the verdict is then inconclusive. A change is a regression or improvement only when the whole interval lies on one side of zero and the estimate is at least {:.1}%. Assumes runs are independent and exchangeable within a side (interleave them: `loadtest ab`).",
                 self.baseline_runs, self.candidate_runs, self.alpha_per_metric, gated, self.alpha, self.min_effect * 100.0
             ),
+            paired::METHOD => paired::method_text(self),
             "single-run" => format!(
                 "{SINGLE_RUN_LABEL}: one run per side. A moving-block bootstrap resamples blocks of consecutive steady-state seconds (keeping their autocorrelation) and recomputes each metric; the interval is the percentile interval at α = {:.4} per metric ({gated} gated metrics share α = {}). It captures noise within the run only, not run-to-run noise, which usually dominates: prefer ≥ 3 interleaved runs per side.",
                 self.alpha_per_metric, self.alpha
@@ -195,7 +202,7 @@ pub fn invalid_reason(r: &RunRecord) -> Option<String> {
 }
 
 /// Checks that both sides ran the same flows.
-fn check_flows(a: &[RunRecord], b: &[RunRecord]) -> Result<Vec<String>, Failure> {
+pub(crate) fn check_flows(a: &[RunRecord], b: &[RunRecord]) -> Result<Vec<String>, Failure> {
     let flows = |r: &RunRecord| {
         let mut v = r.flow_names();
         v.sort();
@@ -223,6 +230,11 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord], opts: &Options) -> Result<Compa
         return Err(Failure::bad_input(
             "compare needs at least one run on each side",
         ));
+    }
+    if let ([ra], [rb]) = (a, b) {
+        if paired::is_pair(ra, rb) {
+            return paired::compare(ra, rb, opts);
+        }
     }
     let flows = check_flows(a, b)?;
     let invalid: Vec<String> = a
@@ -340,10 +352,11 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord], opts: &Options) -> Result<Compa
         invalid,
         baseline_labels: a.iter().map(label).collect(),
         candidate_labels: b.iter().map(label).collect(),
+        paired: None,
     })
 }
 
-fn relative(base: f64, cand: f64, metric: CompareMetric) -> f64 {
+pub(crate) fn relative(base: f64, cand: f64, metric: CompareMetric) -> f64 {
     if metric.log_scale() {
         cand / base - 1.0
     } else {
@@ -487,6 +500,73 @@ mod tests {
             server: None,
             recovery: Vec::new(),
         }
+    }
+
+    /// The two sides of one paired run of `seconds` s, 200 validate requests per side per
+    /// second: a shared noise factor per second (a "hog" switching on and off every 1–4 s,
+    /// ×1.3–×2 while on, and a slow drift) multiplies both sides' latencies; the candidate's
+    /// are also × `scale`.
+    pub(crate) fn synthetic_paired(scale: f64, seed: u64, seconds: u32) -> (RunRecord, RunRecord) {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut noise = Vec::new();
+        let mut on = false;
+        while noise.len() < seconds as usize {
+            let factor = if on {
+                1.3 + 0.7 * rng.gen::<f64>()
+            } else {
+                1.0
+            };
+            for _ in 0..rng.gen_range(1..=4) {
+                noise.push(factor);
+            }
+            on = !on;
+        }
+        let mut side = |scale: f64, name: &str| {
+            let mut r = synthetic(1.0, seed);
+            let mut all = new_histogram();
+            r.flows[0].per_second = (0..seconds)
+                .map(|t| {
+                    let drift = 1.0 + 0.1 * (t as f64 / 7.0).sin();
+                    let mut h = new_histogram();
+                    for _ in 0..200 {
+                        let base = 1.0 + rng.gen::<f64>() + 0.3 * rng.gen::<f64>().powi(8);
+                        let v = 1000.0 * scale * noise[t as usize] * drift * base;
+                        h.record(v as u64).unwrap();
+                    }
+                    all.add(&h).unwrap();
+                    SecondRecord {
+                        t,
+                        requests: 200,
+                        errors: 0,
+                        histogram: encode(&h),
+                    }
+                })
+                .collect();
+            let f = &mut r.flows[0];
+            f.requests = 200 * u64::from(seconds);
+            f.ok = f.requests;
+            f.summary = Summary::of(&all);
+            f.histogram = encode(&all);
+            r.meta.duration_s = f64::from(seconds);
+            r.meta.planned_duration_s = f64::from(seconds);
+            r.phases[0].end_s = f64::from(seconds);
+            r.users_per_second = vec![10; seconds as usize];
+            r.meta.run_id = format!("pair{seed}");
+            r.meta.paired = Some(name.to_string());
+            r
+        };
+        let a = side(1.0, "baseline");
+        let b = side(scale, "candidate");
+        (a, b)
+    }
+
+    /// A paired side relabelled (to swap baseline and candidate).
+    pub(crate) fn relabel(r: RunRecord, side: &str) -> RunRecord {
+        let mut r = r;
+        r.meta.paired = Some(side.to_string());
+        r
     }
 
     fn runs(scale: f64, seeds: std::ops::Range<u64>) -> Vec<RunRecord> {

@@ -59,6 +59,17 @@ pub fn headline(c: &Comparison) -> String {
         format!("REGRESSION in {}", regressions.join(", "))
     } else if c.method == "too-few-runs" {
         "INCONCLUSIVE: too few runs for a verdict".to_string()
+    } else if c.method == super::paired::METHOD
+        && c.rows
+            .iter()
+            .filter(|r| r.gated)
+            .all(|r| r.verdict == Verdict::Inconclusive)
+    {
+        format!(
+            "INCONCLUSIVE: too few steady-state blocks for a verdict (at least {} of {} s; run longer)",
+            super::paired::MIN_BLOCKS,
+            super::paired::BLOCK_SECONDS
+        )
     } else {
         let improved: Vec<String> = c
             .rows
@@ -159,6 +170,68 @@ pub fn markdown(c: &Comparison) -> String {
     for why in &c.invalid {
         out.push_str(&format!("\n> invalid: {}\n", esc(why)));
     }
+    if let Some((head, rows)) = paired_blocks(c, MAX_BLOCK_ROWS) {
+        out.push_str(&format!(
+            "\nPer block over time (candidate ÷ baseline; error rate: difference in points):\n\n| {} |\n|{}\n",
+            head.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "),
+            "---:|".repeat(head.len())
+        ));
+        for row in rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+    }
     out.push_str(&format!("\n{}\n", esc(&c.method_text())));
     out
+}
+
+/// Most block rows shown in the Markdown and HTML tables (evenly spaced over the run).
+pub const MAX_BLOCK_ROWS: usize = 20;
+
+/// A paired comparison's blocks as a table: the header (block start, then one column per
+/// gated series that has blocks) and up to `max_rows` rows, evenly spaced over the run.
+/// `None` for other methods.
+pub fn paired_blocks(c: &Comparison, max_rows: usize) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let p = c.paired.as_ref()?;
+    let series: Vec<_> = p.series.iter().filter(|s| !s.diff.is_empty()).collect();
+    let mut head = vec!["block start".to_string()];
+    head.extend(series.iter().map(|s| {
+        let what = if s.metric == CompareMetric::ErrorRate {
+            "Δ"
+        } else {
+            "ratio"
+        };
+        format!("{} {} {what}", sanitize(&s.flow, 40), s.metric.name())
+    }));
+    let mut starts: Vec<u32> = series
+        .iter()
+        .flat_map(|s| s.start_s.iter().copied())
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let picked: Vec<u32> = if starts.len() <= max_rows || max_rows < 2 {
+        starts
+    } else {
+        (0..max_rows)
+            .map(|i| starts[i * (starts.len() - 1) / (max_rows - 1)])
+            .collect()
+    };
+    let rows = picked
+        .into_iter()
+        .map(|t| {
+            let mut row = vec![format!("{t} s")];
+            row.extend(
+                series
+                    .iter()
+                    .map(|s| match s.start_s.iter().position(|x| *x == t) {
+                        Some(i) if s.metric == CompareMetric::ErrorRate => {
+                            format!("{:+.2} pt", s.diff[i] * 100.0)
+                        }
+                        Some(i) => format!("{:.3}", s.diff[i].exp()),
+                        None => "–".to_string(),
+                    }),
+            );
+            row
+        })
+        .collect();
+    Some((head, rows))
 }

@@ -330,6 +330,76 @@ pub fn moving_block_bootstrap(
     })
 }
 
+/// `P(|T| < t)` for Student's t with `df` ≥ 1 degrees of freedom: exact for integer `df` (the
+/// finite trigonometric series of Abramowitz & Stegun 26.7.3–26.7.4).
+pub fn student_t_abs_cdf(t: f64, df: u32) -> f64 {
+    if df == 0 || t.is_nan() {
+        return f64::NAN;
+    }
+    let theta = (t.abs() / f64::from(df).sqrt()).atan();
+    let (s, c) = theta.sin_cos();
+    let c2 = c * c;
+    let (mut term, mut sum) = (1.0, 1.0);
+    if df % 2 == 1 {
+        for j in 1..=(df.saturating_sub(3) / 2) {
+            term *= f64::from(2 * j) / f64::from(2 * j + 1) * c2;
+            sum += term;
+        }
+        let series = if df == 1 { 0.0 } else { s * c * sum };
+        (2.0 / std::f64::consts::PI * (theta + series)).clamp(0.0, 1.0)
+    } else {
+        for j in 1..=((df - 2) / 2) {
+            term *= f64::from(2 * j - 1) / f64::from(2 * j) * c2;
+            sum += term;
+        }
+        (s * sum).clamp(0.0, 1.0)
+    }
+}
+
+/// Two-sided critical value of Student's t: the `t` with `P(|T| < t) = 1 - alpha`
+/// (bisection to 1e-10). `None` for `df` 0 or alpha outside `(0, 1)`.
+pub fn student_t_critical(alpha: f64, df: u32) -> Option<f64> {
+    if df == 0 || !valid_alpha(alpha) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0f64, 1.0e7f64);
+    while hi - lo > 1e-10 * hi.max(1.0) {
+        let mid = 0.5 * (lo + hi);
+        if student_t_abs_cdf(mid, df) < 1.0 - alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+/// Non-overlapping batch means: `x` (a series, e.g. the per-block log ratios of a paired
+/// run) cut into `batches` contiguous batches of (nearly) equal length; the estimate is the
+/// mean of the batch means, the interval Student's t at `1 - alpha` with `batches - 1`
+/// degrees of freedom on them. Batches long enough for their means to be nearly independent
+/// keep autocorrelated noise from shrinking the interval. `(estimate, low, high)`; `None`
+/// for fewer than 3 batches, more batches than values, a non-finite value or alpha outside
+/// `(0, 1)`.
+pub fn batch_means_interval(x: &[f64], batches: usize, alpha: f64) -> Option<(f64, f64, f64)> {
+    let n = x.len();
+    if batches < 3 || n < batches || !all_finite(x) || !valid_alpha(alpha) {
+        return None;
+    }
+    let means: Vec<f64> = (0..batches)
+        .map(|i| {
+            let part = &x[i * n / batches..(i + 1) * n / batches];
+            part.iter().sum::<f64>() / part.len() as f64
+        })
+        .collect();
+    let b = batches as f64;
+    let mean = means.iter().sum::<f64>() / b;
+    let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (b - 1.0);
+    let half = student_t_critical(alpha, u32::try_from(batches - 1).ok()?)? * (var / b).sqrt();
+    Some((mean, mean - half, mean + half))
+        .filter(|(m, l, h)| m.is_finite() && l.is_finite() && h.is_finite())
+}
+
 /// Outcome of comparing one metric between baseline and candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -582,6 +652,48 @@ mod tests {
         let long = BootstrapConfig { block_len: 9, ..c };
         let r = moving_block_bootstrap(&x, &y, &long, mean).unwrap();
         assert_eq!((r.low, r.high), (2f64.ln(), 2f64.ln()));
+    }
+
+    #[test]
+    fn student_t_matches_tables() {
+        // Two-sided 95% and 99% critical values (any statistics table).
+        for (df, t95, t99) in [
+            (1, 12.7062, 63.6567),
+            (2, 4.3027, 9.9248),
+            (5, 2.5706, 4.0321),
+            (6, 2.4469, 3.7074),
+            (10, 2.2281, 3.1693),
+            (30, 2.0423, 2.7500),
+        ] {
+            let (a, b) = (
+                student_t_critical(0.05, df).unwrap(),
+                student_t_critical(0.01, df).unwrap(),
+            );
+            assert!(
+                (a - t95).abs() < 1e-3 && (b - t99).abs() < 1e-3,
+                "df {df}: {a} {b}"
+            );
+        }
+        assert!((student_t_abs_cdf(0.0, 4)).abs() < 1e-15);
+        assert_eq!(student_t_critical(0.05, 0), None);
+        assert_eq!(student_t_critical(1.0, 3), None);
+    }
+
+    #[test]
+    fn batch_means_hand_computed() {
+        // Batches [1,2] [3,4] [5,6]: means 1.5, 3.5, 5.5; sd 2; se 2/√3; t(0.05, 2) = 4.3027.
+        let (m, lo, hi) = batch_means_interval(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, 0.05).unwrap();
+        let half = 4.302_652_7 * 2.0 / 3f64.sqrt();
+        assert!(
+            (m - 3.5).abs() < 1e-12 && (hi - m - half).abs() < 1e-6 && (m - lo - half).abs() < 1e-6
+        );
+        assert_eq!(batch_means_interval(&[1.0, 2.0], 3, 0.05), None);
+        assert_eq!(batch_means_interval(&[1.0; 9], 2, 0.05), None);
+        assert_eq!(batch_means_interval(&[1.0, f64::NAN, 1.0], 3, 0.05), None);
+        assert_eq!(
+            batch_means_interval(&[2.0; 9], 3, 0.05),
+            Some((2.0, 2.0, 2.0))
+        );
     }
 
     #[test]

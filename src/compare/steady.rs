@@ -22,6 +22,8 @@ type RawSecond = (Vec<(u64, u64)>, u64, u64);
 /// One flow's steady seconds.
 #[derive(Debug, Clone)]
 pub struct Steady {
+    /// The run's second `t` of each entry of `seconds` (ascending).
+    pub ts: Vec<u32>,
     /// Distinct latency values (µs, bucket-equivalent) seen in any second, ascending.
     values: Vec<u64>,
     seconds: Vec<Second>,
@@ -94,7 +96,11 @@ pub fn of_run(r: &RunRecord, flows: &[String]) -> Result<Vec<Steady>, Failure> {
                     errors,
                 })
                 .collect();
-            Ok(Steady { values, seconds })
+            Ok(Steady {
+                ts,
+                values,
+                seconds,
+            })
         })
         .collect()
 }
@@ -102,6 +108,16 @@ pub fn of_run(r: &RunRecord, flows: &[String]) -> Result<Vec<Steady>, Failure> {
 impl Steady {
     pub fn seconds(&self) -> usize {
         self.seconds.len()
+    }
+
+    /// How many samples stand behind the metric over the given seconds: recorded latencies
+    /// for a percentile, requests for req/s and the error rate.
+    pub fn samples(&self, picks: &[usize], metric: CompareMetric) -> u64 {
+        let chosen = picks.iter().filter_map(|i| self.seconds.get(*i));
+        match metric.quantile() {
+            Some(_) => chosen.flat_map(|s| s.counts.iter().map(|(_, c)| *c)).sum(),
+            None => chosen.map(|s| s.requests).sum(),
+        }
     }
 
     /// The metric over all steady seconds (latency in ms).

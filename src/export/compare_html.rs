@@ -2,7 +2,7 @@
 //! no network, rendered with minijinja's HTML auto-escaping like the run report
 //! ([`super::html`]). Only the plotters-generated SVG charts are marked safe.
 //!
-//! It shows the headline verdict, the delta table (verdicts coloured: regression red,
+//! It shows the headline verdict, a paired comparison's per-block ratios over time, the delta table (verdicts coloured: regression red,
 //! improvement green, inconclusive grey), the method paragraph ([`Comparison::method_text`],
 //! with the single-run label when it applies), why a side could not be judged, and per flow
 //! two charts:
@@ -72,6 +72,8 @@ struct Page {
     charts: Vec<FlowCharts>,
     baseline: Side,
     candidate: Side,
+    /// A paired comparison's blocks: header and rows.
+    blocks: Option<(Vec<String>, Vec<Vec<String>>)>,
 }
 
 /// CSS class of a verdict: `regression` (red), `improvement` (green), `inconclusive`
@@ -233,6 +235,7 @@ fn page(
         charts,
         baseline: side(baseline, &c.baseline_labels),
         candidate: side(candidate, &c.candidate_labels),
+        blocks: crate::compare::render::paired_blocks(c, crate::compare::render::MAX_BLOCK_ROWS),
     })
 }
 

@@ -75,6 +75,7 @@ pub fn build(
             rate: None,
             seed: None,
             delayed_retries: 0,
+            paired: None,
         },
         phases,
         flows,
