@@ -98,7 +98,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Failure>
 }
 
 fn read_bench(root: &Path, estimates: &Path) -> Result<Bench, Failure> {
-    let text = std::fs::read_to_string(estimates)
+    let text = crate::input::read_text(estimates, crate::input::MAX_INPUT_BYTES)
         .map_err(|e| bad(format!("{}: cannot read: {e}", estimates.display())))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| bad(format!("{}: not JSON: {e}", estimates.display())))?;
@@ -113,11 +113,14 @@ fn read_bench(root: &Path, estimates: &Path) -> Result<Bench, Failure> {
             ))
         })?;
     let new_dir = estimates.parent().unwrap_or(root);
-    let from_json = std::fs::read_to_string(new_dir.join("benchmark.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("full_id")?.as_str().map(str::to_string))
-        .filter(|s| !s.is_empty());
+    let from_json = crate::input::read_text(
+        &new_dir.join("benchmark.json"),
+        crate::input::MAX_INPUT_BYTES,
+    )
+    .ok()
+    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    .and_then(|v| v.get("full_id")?.as_str().map(str::to_string))
+    .filter(|s| !s.is_empty());
     let id = from_json.unwrap_or_else(|| {
         let bench_dir = new_dir.parent().unwrap_or(new_dir);
         let rel = bench_dir.strip_prefix(root).unwrap_or(bench_dir);

@@ -7,10 +7,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::export::Format;
+use crate::limits;
 use crate::target::auth::HashCost;
 use crate::target::faults::Stall;
 use crate::target::Mode;
-use crate::units::{parse_duration, parse_fraction};
+use crate::units::parse_fraction;
 
 /// Load-test and benchmark authentication APIs.
 #[derive(Debug, Parser)]
@@ -119,30 +120,32 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub profiles: Option<PathBuf>,
 
-    /// Peak users (every stage scaled in proportion).
-    #[arg(long, value_name = "N")]
+    /// Peak users (every stage scaled in proportion), 1…100000.
+    #[arg(long, value_name = "N", value_parser = parse_users)]
     pub users: Option<u32>,
 
-    /// Total hold time (every stage's hold scaled in proportion), e.g. 45s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Total hold time (every stage's hold scaled in proportion), e.g. 45s; at most 1h
+    /// (the whole run, ramps included, is at most 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
     pub duration: Option<Duration>,
 
-    /// Ramp time of every stage, e.g. 10s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Ramp time of every stage, e.g. 10s; at most 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_ramp)]
     pub ramp: Option<Duration>,
 
-    /// Multiply users and durations, e.g. 0.1 for a CI-sized run.
-    #[arg(long, value_name = "FACTOR")]
+    /// Multiply users and durations, e.g. 0.1 for a CI-sized run; (0, 100].
+    #[arg(long, value_name = "FACTOR", value_parser = crate::limits::scale)]
     pub scale: Option<f64>,
 
     /// Open model: send arrivals at this peak rate (e.g. 200/s), scheduled from a clock and
     /// timed from their intended send time; stage rates keep the profile's shape.
+    /// 0.1/s … 1000000/s.
     #[arg(long, value_name = "RATE", value_parser = crate::attack::pacing::parse_rate)]
     pub rate: Option<f64>,
 
     /// Size of the user pool that sends the arrivals (open model; default: half a second of
-    /// arrivals, 10…2000).
-    #[arg(long, value_name = "N")]
+    /// arrivals, 10…1000); at most 100000.
+    #[arg(long, value_name = "N", value_parser = parse_rate_users)]
     pub rate_users: Option<u32>,
 
     /// Threshold rule, repeatable, e.g. 'validate: p95<100ms' or 'error-rate<1%'. Replaces the
@@ -176,7 +179,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Request timeout; a request slower than this counts as a `timeout` error.
+    /// Request timeout (1ms … 5m); a request slower than this counts as a `timeout` error.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
@@ -184,8 +187,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Mode::Optimized)]
     pub target_mode: Mode,
 
-    /// Users to seed into the embedded reference API before the run (only without --host).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Users to seed into the embedded reference API before the run (only without --host);
+    /// at most 1000000.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_target_seed_users)]
     pub target_seed_users: u64,
 
     /// No progress lines while the run goes (the final summary is still printed).
@@ -259,21 +263,22 @@ pub struct ServeArgs {
     pub redis_url: Option<String>,
 
     /// argon2id cost: `owasp` (m=19456 KiB, t=2, p=1; the OWASP recommendation), `fast`
-    /// (m=1024 KiB, t=1, p=1; for load tests only) or `m=KIB,t=N,p=N`.
+    /// (m=1024 KiB, t=1, p=1; for load tests only) or `m=KIB,t=N,p=N` (m ≤ 65536, t ≤ 10,
+    /// p ≤ 16).
     #[arg(long, value_name = "COST", default_value = "owasp", value_parser = parse_hash_cost)]
     pub hash_cost: HashCost,
 
     /// Bulk-create this many users (seed-N@seed.loadtest.invalid, password seed-password-1)
-    /// plus one expired session each, before listening.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// plus one expired session each, before listening; at most 1000000. Ctrl-C stops it.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_seed_users)]
     pub seed_users: u64,
 
-    /// Lifetime of access tokens.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    /// Lifetime of access tokens (1s … 30 days).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_token_ttl)]
     pub token_ttl: Duration,
 
-    /// Fault: add this latency to every API request (e.g. 10ms).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Fault: add this latency to every API request (e.g. 10ms); at most 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_inject_latency)]
     pub inject_latency: Option<Duration>,
 
     /// Fault: answer this fraction of API requests with 503 (e.g. 0.05 or 5%).
@@ -292,13 +297,62 @@ pub struct ServeArgs {
     pub unsafe_skip_invalidation: bool,
 }
 
-/// `--timeout`: a duration of at least 1 ms (Goose takes it in whole milliseconds).
+/// `--timeout`: 1 ms (Goose takes it in whole milliseconds) … 5 min.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_millis(1) {
-        return Err(format!("request timeout '{s}' must be at least 1ms"));
+    limits::duration_between("--timeout", s, limits::MIN_TIMEOUT, limits::MAX_TIMEOUT)
+}
+
+fn parse_users(s: &str) -> Result<u32, String> {
+    limits::users("--users", s)
+}
+
+fn parse_rate_users(s: &str) -> Result<u32, String> {
+    limits::users("--rate-users", s)
+}
+
+fn parse_target_seed_users(s: &str) -> Result<u64, String> {
+    limits::seed_users("--target-seed-users", s)
+}
+
+fn parse_seed_users(s: &str) -> Result<u64, String> {
+    limits::seed_users("--seed-users", s)
+}
+
+fn parse_run_duration(s: &str) -> Result<Duration, String> {
+    limits::duration_at_most("--duration", s, limits::MAX_RUN)
+}
+
+fn parse_ramp(s: &str) -> Result<Duration, String> {
+    limits::duration_at_most("--ramp", s, limits::MAX_RUN)
+}
+
+fn parse_token_ttl(s: &str) -> Result<Duration, String> {
+    limits::duration_between(
+        "--token-ttl",
+        s,
+        limits::MIN_TOKEN_TTL,
+        limits::MAX_TOKEN_TTL,
+    )
+}
+
+fn parse_inject_latency(s: &str) -> Result<Duration, String> {
+    limits::duration_at_most("--inject-latency", s, limits::MAX_TIMEOUT)
+}
+
+fn parse_step_duration(s: &str) -> Result<Duration, String> {
+    limits::duration_between("--step-duration", s, limits::MIN_STEP, limits::MAX_STEP)
+}
+
+fn parse_bisect(s: &str) -> Result<u32, String> {
+    limits::count("--bisect", s, limits::MAX_BISECT, "steps")
+}
+
+fn parse_ab_runs(s: &str) -> Result<u32, String> {
+    let n = limits::count("--runs", s, limits::MAX_AB_RUNS, "runs per side")?;
+    if n == 0 {
+        return Err(format!("--runs {s}: at least 1 run per side"));
     }
-    Ok(d)
+    Ok(n)
 }
 
 fn parse_hash_cost(s: &str) -> Result<HashCost, String> {
@@ -377,8 +431,8 @@ pub struct AbArgs {
     #[arg(long, value_name = "URL")]
     pub candidate_host: String,
 
-    /// Runs per side (pairs), each pair in a fresh random order [default: 5].
-    #[arg(long, value_name = "N")]
+    /// Runs per side (pairs), each pair in a fresh random order [default: 5]; 1…100.
+    #[arg(long, value_name = "N", value_parser = parse_ab_runs)]
     pub runs: Option<u32>,
 
     /// One run driving both hosts at the same time (every user alternates its iterations
@@ -409,12 +463,12 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "RATE", default_value = "100000/s", value_parser = crate::attack::pacing::parse_rate)]
     pub max: f64,
 
-    /// Length of each fixed-rate step.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// Length of each fixed-rate step (2s … 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_step_duration)]
     pub step_duration: Duration,
 
-    /// Bisection steps between the last rate that held and the first that failed.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    /// Bisection steps between the last rate that held and the first that failed (at most 20).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = parse_bisect)]
     pub bisect: u32,
 
     /// Target, contract, timeout, --threshold (exactly one rule) and output flags.

@@ -27,6 +27,13 @@ static INSTALL: Once = Once::new();
 /// Installs the handlers (once per process; call from inside the tokio runtime).
 pub fn install() {
     INSTALL.call_once(|| {
+        // A file-size limit (`ulimit -f`) must make a write fail with EFBIG, which the
+        // writers report per file, instead of killing the process with SIGXFSZ.
+        #[cfg(unix)]
+        // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
         let _ = ctrlc::set_handler(|| on_signal(SIGINT));
         #[cfg(unix)]
         if let Ok(mut term) =

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::Failure;
+use crate::limits;
 use crate::record::Phase;
 use crate::units::{format_duration, parse_duration};
 
@@ -126,6 +127,49 @@ pub fn pool_for(rate: f64) -> u32 {
     ((rate * 0.1).ceil() as u32).clamp(10, 1000)
 }
 
+/// Longest profile or phase name.
+pub const MAX_NAME: usize = 64;
+
+/// A profile name becomes part of the default output folder (`reports/<stamp>-<name>`), so it
+/// is a plain file-name word: 1–64 of `A-Z a-z 0-9 . _ -`, not starting with `.` (no `/`,
+/// `..`, NUL, spaces or control characters can reach a path).
+pub fn check_profile_name(name: &str) -> Result<(), String> {
+    let shown: String = name.escape_debug().take(80).collect();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(format!(
+            "profile name '{shown}' must be 1 to {MAX_NAME} characters"
+        ));
+    }
+    if name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "profile name '{shown}' may hold only letters, digits, '.', '_' and '-' (not first '.'): it names the output folder"
+        ));
+    }
+    Ok(())
+}
+
+/// A stage's phase names reports and `during PHASE` rules: 1–64 of `A-Z a-z 0-9 _ -` and
+/// spaces (the rule grammar's phase names), so every phase can be named in a rule.
+pub fn check_phase_name(name: &str) -> Result<String, String> {
+    let shown: String = name.escape_debug().take(80).collect();
+    let trimmed = name.trim();
+    if trimmed.is_empty()
+        || trimmed.chars().count() > MAX_NAME
+        || !trimmed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
+    {
+        return Err(format!(
+            "'{shown}' must be 1 to {MAX_NAME} letters, digits, '_', '-' or spaces"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
 fn round_up_secs(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
@@ -152,6 +196,7 @@ impl Profiles {
         let default_weights = file.weights.unwrap_or_default();
         let mut profiles = BTreeMap::new();
         for (name, p) in file.profiles {
+            check_profile_name(&name).map_err(|e| Failure::bad_input(format!("{source}: {e}")))?;
             let at = |what: &str| format!("{source}: profile '{name}': {what}");
             if p.stages.is_empty() {
                 return Err(Failure::bad_input(at("needs at least one stage")));
@@ -159,9 +204,11 @@ impl Profiles {
             let mut stages = Vec::new();
             for (i, s) in p.stages.into_iter().enumerate() {
                 let dur = |field: &str, v: &str| {
+                    let name = format!("stages[{i}].{field}");
                     parse_duration(v)
+                        .and_then(|d| limits::check_at_most(&name, v, d, limits::MAX_RUN))
                         .map(round_up_secs)
-                        .map_err(|e| Failure::bad_input(at(&format!("stages[{i}].{field}: {e}"))))
+                        .map_err(|e| Failure::bad_input(at(&format!("{name}: {e}"))))
                 };
                 let rate =
                     match &s.rate {
@@ -179,9 +226,10 @@ impl Profiles {
                         ))))
                     }
                 };
-                if users == 0 || users > 1_000_000 {
+                if users == 0 || users > limits::MAX_USERS {
                     return Err(Failure::bad_input(at(&format!(
-                        "stages[{i}].users must be between 1 and 1000000"
+                        "stages[{i}].users must be between 1 and {} users (got {users})",
+                        limits::MAX_USERS
                     ))));
                 }
                 stages.push(Stage {
@@ -189,7 +237,12 @@ impl Profiles {
                     rate,
                     ramp: dur("ramp", &s.ramp)?,
                     hold: dur("hold", &s.hold)?,
-                    phase: s.phase.unwrap_or_else(|| format!("stage {}", i + 1)),
+                    phase: match s.phase {
+                        Some(ph) => check_phase_name(&ph).map_err(|e| {
+                            Failure::bad_input(at(&format!("stages[{i}].phase: {e}")))
+                        })?,
+                        None => format!("stage {}", i + 1),
+                    },
                 });
             }
             if stages.iter().any(|s| s.rate.is_some()) && stages.iter().any(|s| s.rate.is_none()) {
@@ -200,6 +253,8 @@ impl Profiles {
             if stages.iter().all(|s| s.hold.is_zero() && s.ramp.is_zero()) {
                 return Err(Failure::bad_input(at("total duration is zero")));
             }
+            let total: Duration = stages.iter().map(|s| s.ramp + s.hold).sum();
+            limits::run_length("stages", total).map_err(|e| Failure::bad_input(at(&e)))?;
             let weights = p.weights.unwrap_or_else(|| default_weights.clone());
             if weights.validate + weights.login + weights.refresh + weights.logout == 0 {
                 return Err(Failure::bad_input(at("weights are all zero")));
@@ -222,9 +277,13 @@ impl Profiles {
         match path {
             None => Ok(Profiles::builtin()),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    Failure::bad_input(format!("{}: cannot read profiles file: {e}", p.display()))
-                })?;
+                let text =
+                    crate::input::read_text(p, crate::input::MAX_INPUT_BYTES).map_err(|e| {
+                        Failure::bad_input(format!(
+                            "{}: cannot read profiles file: {e}",
+                            p.display()
+                        ))
+                    })?;
                 Profiles::from_toml(&text, &p.display().to_string())
             }
         }
@@ -261,11 +320,7 @@ impl Profile {
     pub fn with_overrides(&self, o: &Overrides) -> Result<Profile, Failure> {
         let mut p = self.clone();
         if let Some(f) = o.scale {
-            if !(f.is_finite() && f > 0.0 && f <= 100.0) {
-                return Err(Failure::bad_input(format!(
-                    "--scale {f}: must be a number in (0, 100]"
-                )));
-            }
+            limits::scale(&f.to_string()).map_err(Failure::bad_input)?;
             for s in &mut p.stages {
                 s.users = ((f64::from(s.users) * f).round() as u32).max(1);
                 let scale = |d: Duration| {
@@ -280,9 +335,7 @@ impl Profile {
             }
         }
         if let Some(n) = o.users {
-            if n == 0 {
-                return Err(Failure::bad_input("--users must be at least 1"));
-            }
+            limits::users("--users", &n.to_string()).map_err(Failure::bad_input)?;
             let peak = f64::from(p.max_users().max(1));
             for s in &mut p.stages {
                 s.users = ((f64::from(s.users) * f64::from(n) / peak).round() as u32).max(1);
@@ -309,9 +362,7 @@ impl Profile {
             }
         }
         if let Some(rate) = o.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(Failure::bad_input("--rate must be positive, e.g. 200/s"));
-            }
+            limits::rate("--rate", &format!("{rate}/s"), rate).map_err(Failure::bad_input)?;
             let peak = p
                 .stages
                 .iter()
@@ -325,14 +376,28 @@ impl Profile {
         }
         if p.is_open() {
             let pool = match o.rate_users {
-                Some(0) => return Err(Failure::bad_input("--rate-users must be at least 1")),
-                Some(n) => n,
+                Some(n) => {
+                    limits::users("--rate-users", &n.to_string()).map_err(Failure::bad_input)?
+                }
                 None => pool_for(p.schedule().peak()),
             };
             for s in &mut p.stages {
                 s.users = pool;
             }
         }
+        if p.max_users() > limits::MAX_USERS {
+            return Err(Failure::bad_input(format!(
+                "profile '{}' after --users/--scale peaks at {} users: at most {} users",
+                p.name,
+                p.max_users(),
+                limits::MAX_USERS
+            )));
+        }
+        limits::run_length(
+            &format!("profile '{}' after --duration/--ramp/--scale", p.name),
+            p.duration(),
+        )
+        .map_err(Failure::bad_input)?;
         Ok(p)
     }
 

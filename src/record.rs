@@ -350,7 +350,7 @@ impl RunRecord {
 
     /// Loads a record from a file.
     pub fn load(path: &Path) -> Result<RunRecord, Failure> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::input::read_text(path, crate::input::MAX_RECORD_BYTES)
             .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", path.display())))?;
         RunRecord::from_json(&text, &path.display().to_string())
     }

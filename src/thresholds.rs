@@ -420,7 +420,14 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<(f64, String), String> {
             _ => return Err(format!("unknown time unit '{unit}' (use us, ms, s or m)")),
         };
         // Divide for sub-millisecond units so 100us is exactly the f64 nearest 0.1.
-        (if scale < 1.0 { n / 1e3 } else { n * scale }, u)
+        let ms = if scale < 1.0 { n / 1e3 } else { n * scale };
+        // The recorder's histograms reach 1 h: a longer limit could never be judged.
+        if ms.is_finite() && ms > 3_600_000.0 {
+            return Err(format!(
+                "latency limit '{value}': at most 60m (the recorder measures up to 1 h)"
+            ));
+        }
+        (ms, u)
     } else if metric.is_rate() {
         match unit_l.as_str() {
             "%" if n <= 100.0 => (n / 100.0, "%"),

@@ -3,8 +3,8 @@
 //! (command line and file), contracts, run.json given to `report` / `compare` / `merge`, and
 //! compare inputs.
 //!
-//! Each case must: exit 2; print exactly one line on stderr that names the flag, file or field
-//! at fault; never panic; and leave no file behind (every case runs in a folder that is
+//! Each case must: exit 2 within 2 s; print exactly one line on stderr that names the flag,
+//! file or field at fault; never panic; and leave no file behind (every case runs in a folder that is
 //! snapshotted before and after, and the `--out` / `--md` / `--json` paths it names must not
 //! exist afterwards). The test prints `bad-input catalogue: N cases, M passing` and lists
 //! every failing case with what went wrong; with `BAD_INPUT_VERBOSE=1` (and `--nocapture`) it
@@ -130,8 +130,10 @@ fn check(case: &Case, root: &Path) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start loadtest: {e}"))?;
-    // Bad input is refused before anything runs: a case still going after 30 s is a failure.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Bad input is refused before anything runs: a case must end within 2 s (it takes tens
+    // of milliseconds); one still going after 30 s is killed.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -140,12 +142,19 @@ fn check(case: &Case, root: &Path) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let elapsed = started.elapsed();
     let o = child.wait_with_output().map_err(|e| e.to_string())?;
     let err = String::from_utf8_lossy(&o.stderr);
     if std::env::var_os("BAD_INPUT_VERBOSE").is_some() {
         println!("  {:<45} {}", case.name, err.trim_end());
     }
     let mut problems = Vec::new();
+    if elapsed > Duration::from_secs(2) {
+        problems.push(format!(
+            "took {:.1} s, want under 2 s",
+            elapsed.as_secs_f64()
+        ));
+    }
     if o.status.code() != Some(2) {
         problems.push(format!("exit code {:?}, want 2", o.status.code()));
     }
@@ -1148,6 +1157,383 @@ fn compare_cases(c: &mut Catalogue) {
     );
 }
 
+/// Every documented limit (docs/LIMITS.md), too large and too small, on the command line and
+/// inside profile and rule files: refused at once, naming the limit.
+fn bound_cases(c: &mut Catalogue) {
+    let runs: &[(&str, &[&str], &[&str])] = &[
+        (
+            "users 2^32-1",
+            &["load", "--users", "4294967295"],
+            &["--users 4294967295: at most 100000 users"],
+        ),
+        (
+            "users beyond u64",
+            &["load", "--users", "99999999999999999999999"],
+            &["--users", "far too large"],
+        ),
+        (
+            "rate-users 2^32-1",
+            &["smoke", "--rate", "5/s", "--rate-users", "4294967295"],
+            &["--rate-users 4294967295: at most 100000 users"],
+        ),
+        (
+            "target-seed-users too many",
+            &["smoke", "--target-seed-users", "99999999999"],
+            &["--target-seed-users 99999999999: at most 1000000 users"],
+        ),
+        (
+            "duration over 1h",
+            &["load", "--duration", "2h"],
+            &["--duration 2h: at most 3600s"],
+        ),
+        (
+            "ramp over 1h",
+            &["load", "--ramp", "61m"],
+            &["--ramp 61m: at most 3600s"],
+        ),
+        (
+            "ramps add up over 1h",
+            &["spike", "--ramp", "30m"],
+            &["profile 'spike'", "at most 3600s"],
+        ),
+        (
+            "scale 1000",
+            &["smoke", "--scale", "1000"],
+            &["--scale 1000: at most 100"],
+        ),
+        (
+            "scale makes the run too long",
+            &["stress", "--scale", "50"],
+            &["profile 'stress'", "at most 3600s"],
+        ),
+        (
+            "timeout over 5m",
+            &["smoke", "--timeout", "1h"],
+            &["--timeout 1h: at most 300s"],
+        ),
+        (
+            "rate 1e-300/s",
+            &["smoke", "--rate", "1e-300/s"],
+            &["--rate", "'1e-300/s': at least 0.1/s"],
+        ),
+        (
+            "rate 1/m",
+            &["smoke", "--rate", "1/m"],
+            &["--rate", "at least 0.1/s"],
+        ),
+        (
+            "rate over 1M/s",
+            &["load", "--rate", "2000000/s"],
+            &["--rate", "at most 1000000/s"],
+        ),
+        (
+            "latency rule over 1h",
+            &["smoke", "--threshold", "p95<61m"],
+            &["'p95<61m'", "at most 60m"],
+        ),
+    ];
+    for (name, args, want) in runs {
+        c.run_case(&format!("bound: {name}"), args, want);
+    }
+    let capacity: &[(&str, &[&str], &[&str])] = &[
+        (
+            "capacity --start 1e-300/s",
+            &["--start", "1e-300/s"],
+            &["--start", "at least 0.1/s"],
+        ),
+        (
+            "capacity --max 1e9/s",
+            &["--max", "1e9/s"],
+            &["--max", "at most 1000000/s"],
+        ),
+        (
+            "capacity --step-duration 1h",
+            &["--step-duration", "1h"],
+            &["--step-duration 1h: at most 600s"],
+        ),
+        (
+            "capacity --step-duration 1s",
+            &["--step-duration", "1s"],
+            &["--step-duration 1s: at least 2s"],
+        ),
+        (
+            "capacity --bisect 1000",
+            &["--bisect", "1000"],
+            &["--bisect 1000: at most 20 steps"],
+        ),
+    ];
+    for (name, args, want) in capacity {
+        let out = c.out("capacity");
+        let mut all = vec!["capacity"];
+        all.extend_from_slice(args);
+        all.extend(["--out", &out, "--quiet"]);
+        c.case(&format!("bound: {name}"), &all, want);
+    }
+    let out = c.out("ab");
+    c.case(
+        "bound: ab --runs 1000",
+        &[
+            "ab",
+            "smoke",
+            "--baseline-host",
+            "http://127.0.0.1:1",
+            "--candidate-host",
+            "http://127.0.0.1:1",
+            "--runs",
+            "1000",
+            "--out",
+            &out,
+        ],
+        &["--runs 1000: at most 100 runs per side"],
+    );
+    let serve: &[(&str, &[&str], &[&str])] = &[
+        (
+            "serve --seed-users too many",
+            &["--seed-users", "4294967295"],
+            &["--seed-users 4294967295: at most 1000000 users"],
+        ),
+        (
+            "hash cost m=2^32-1",
+            &["--hash-cost", "m=4294967295,t=2,p=1"],
+            &["--hash-cost m=4294967295,t=2,p=1: m at most 65536 KiB"],
+        ),
+        (
+            "hash cost t=1000",
+            &["--hash-cost", "m=1024,t=1000,p=1"],
+            &["--hash-cost", "t at most 10"],
+        ),
+        (
+            "hash cost p=255",
+            &["--hash-cost", "m=65536,t=1,p=255"],
+            &["--hash-cost", "p at most 16"],
+        ),
+        (
+            "token ttl over 30 days",
+            &["--token-ttl", "1000h"],
+            &["--token-ttl 1000h: at most 2592000s"],
+        ),
+        (
+            "token ttl under 1s",
+            &["--token-ttl", "10ms"],
+            &["--token-ttl 10ms: at least 1s"],
+        ),
+        (
+            "inject latency over 5m",
+            &["--inject-latency", "1h"],
+            &["--inject-latency 1h: at most 300s"],
+        ),
+    ];
+    for (name, args, want) in serve {
+        let mut all = vec!["serve", "--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        c.case(&format!("bound: {name}"), &all, want);
+    }
+    let files: &[(&str, &str, &str, &[&str])] = &[
+        ("stage users 2^32-1", "b-users.toml", "[profiles.x]\nstages = [{ users = 4294967295, hold = \"1s\" }]\n", &["b-users.toml", "stages[0].users", "between 1 and 100000 users"]),
+        ("stage hold 2h", "b-hold.toml", "[profiles.x]\nstages = [{ users = 1, hold = \"2h\" }]\n", &["b-hold.toml", "stages[0].hold", "at most 3600s"]),
+        ("stage ramp 2h", "b-ramp.toml", "[profiles.x]\nstages = [{ users = 1, ramp = \"2h\", hold = \"1s\" }]\n", &["b-ramp.toml", "stages[0].ramp", "at most 3600s"]),
+        ("stages add up over 1h", "b-total.toml", "[profiles.x]\nstages = [{ users = 1, hold = \"40m\" }, { users = 2, hold = \"40m\" }]\n", &["b-total.toml", "profile 'x'", "at most 3600s"]),
+        ("stage rate 1e-300/s", "b-rate.toml", "[profiles.x]\nstages = [{ rate = \"1e-300/s\", hold = \"10s\" }]\n", &["b-rate.toml", "stages[0].rate", "at least 0.1/s"]),
+        ("stage rate 1e9/s", "b-rate2.toml", "[profiles.x]\nstages = [{ rate = \"1e9/s\", hold = \"10s\" }]\n", &["b-rate2.toml", "stages[0].rate", "at most 1000000/s"]),
+    ];
+    for (name, file, text, want) in files {
+        let path = c.input(file, text);
+        c.run_case(
+            &format!("bound: profile {name}"),
+            &["run", "x", "--profiles", &path],
+            want,
+        );
+    }
+    let path = c.input(
+        "b-rule.toml",
+        "rules = [\"p95<1s\", \"validate: p99<100m\"]\n",
+    );
+    c.run_case(
+        "bound: rule file latency over 1h",
+        &["smoke", "--thresholds", &path],
+        &["b-rule.toml", "rules[1]", "at most 60m"],
+    );
+}
+
+/// Input files that are not regular files (a FIFO, /dev/zero, a folder) or are too large:
+/// refused at once for every kind of input, before anything could block or allocate.
+fn special_file_cases(c: &mut Catalogue) {
+    let fifo = c.root.join("in").join("fifo.toml");
+    let path = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let fifo = fifo.display().to_string();
+    let folder = c.folder("a-folder.toml");
+    let big = c.input("big.toml", vec![b'#'; (16 << 20) + 1]);
+    let kinds: [(&str, &str, &str); 4] = [
+        ("FIFO", &fifo, "FIFO (named pipe), not a regular file"),
+        ("/dev/zero", "/dev/zero", "device, not a regular file"),
+        ("folder", &folder, "a folder, not a file"),
+        ("17 MiB", &big, "at most 16 MiB allowed"),
+    ];
+    for (kind, file, want) in kinds {
+        c.run_case(
+            &format!("special: {kind} as contract"),
+            &["smoke", "--contract", file],
+            &[file, "cannot read contract", want],
+        );
+        c.run_case(
+            &format!("special: {kind} as profiles"),
+            &["run", "x", "--profiles", file],
+            &[file, "cannot read profiles file", want],
+        );
+        c.run_case(
+            &format!("special: {kind} as thresholds"),
+            &["load", "--thresholds", file],
+            &[file, "cannot read thresholds file", want],
+        );
+        c.run_case(
+            &format!("special: {kind} as metrics map"),
+            &["smoke", "--server-metrics-map", file],
+            &[file, want],
+        );
+        c.case(
+            &format!("special: {kind} to profiles"),
+            &["profiles", "--profiles", file],
+            &[file, want],
+        );
+    }
+    let good = c.input(
+        "special-good/run.json",
+        serde_json::to_vec(&record_json()).unwrap(),
+    );
+    for (kind, file, want) in [
+        (
+            "FIFO",
+            fifo.as_str(),
+            "FIFO (named pipe), not a regular file",
+        ),
+        ("/dev/zero", "/dev/zero", "device, not a regular file"),
+    ] {
+        let out = c.out("report.html");
+        c.case(
+            &format!("special: {kind} as run.json (report)"),
+            &["report", file, "--out", &out],
+            &[file, want],
+        );
+        let md = c.out("compare.md");
+        c.case(
+            &format!("special: {kind} as run.json (compare)"),
+            &["compare", &good, file, "--md", &md],
+            &[file, want],
+        );
+        let out = c.out("merged");
+        c.case(
+            &format!("special: {kind} as run.json (merge)"),
+            &["merge", file, "--out", &out],
+            &[file, want],
+        );
+    }
+    // A folder holding a FIFO named run.json: the FIFO is refused, never opened.
+    let dir = c.folder("fifo-run");
+    let run_fifo = std::ffi::CString::new(format!("{dir}/run.json")).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(run_fifo.as_ptr(), 0o600) },
+        0,
+        "mkfifo"
+    );
+    let out = c.out("report.html");
+    c.case(
+        "special: folder with a FIFO run.json (report)",
+        &["report", &format!("{dir}/run.json"), "--out", &out],
+        &["fifo-run/run.json", "FIFO"],
+    );
+    let md = c.out("compare.md");
+    c.case(
+        "special: folder with a FIFO run.json (compare)",
+        &["compare", &dir, &good, "--md", &md],
+        &["fifo-run/run.json", "FIFO"],
+    );
+}
+
+/// Names from profile files never reach a path; rules naming a phase the profile lacks are
+/// refused before any load.
+fn name_cases(c: &mut Catalogue) {
+    let files: &[(&str, &str, &str, &str, &[&str])] = &[
+        (
+            "../ profile name",
+            "n-dotdot.toml",
+            "[profiles.\"../../escape\"]\nstages = [{ users = 1, hold = \"1s\" }]\n",
+            "../../escape",
+            &[
+                "n-dotdot.toml",
+                "profile name '../../escape'",
+                "output folder",
+            ],
+        ),
+        (
+            "/ in profile name",
+            "n-slash.toml",
+            "[profiles.\"a/b\"]\nstages = [{ users = 1, hold = \"1s\" }]\n",
+            "a/b",
+            &["n-slash.toml", "profile name 'a/b'"],
+        ),
+        (
+            "NUL in profile name",
+            "n-nul.toml",
+            "[profiles.\"a\\u0000b\"]\nstages = [{ users = 1, hold = \"1s\" }]\n",
+            "x",
+            &["n-nul.toml", "profile name 'a\\0b'"],
+        ),
+        (
+            "dot profile name",
+            "n-dot.toml",
+            "[profiles.\"..\"]\nstages = [{ users = 1, hold = \"1s\" }]\n",
+            "..",
+            &["n-dot.toml", "profile name '..'"],
+        ),
+        (
+            "newline in phase",
+            "n-phase.toml",
+            "[profiles.x]\nstages = [{ users = 1, hold = \"1s\", phase = \"a\\nb\" }]\n",
+            "x",
+            &["n-phase.toml", "stages[0].phase"],
+        ),
+        (
+            "phase 200 chars",
+            "n-long.toml",
+            &format!(
+                "[profiles.x]\nstages = [{{ users = 1, hold = \"1s\", phase = \"{}\" }}]\n",
+                "p".repeat(200)
+            ),
+            "x",
+            &["n-long.toml", "stages[0].phase", "1 to 64"],
+        ),
+    ];
+    for (name, file, text, profile, want) in files {
+        let path = c.input(file, text);
+        c.run_case(
+            &format!("names: {name}"),
+            &["run", profile, "--profiles", &path],
+            want,
+        );
+    }
+    c.run_case(
+        "names: rule with an unknown phase",
+        &["spike", "--threshold", "p95<1s during warmup"],
+        &[
+            "p95<1s during warmup'",
+            "phase 'warmup' is not in profile 'spike'",
+            "recovery",
+        ],
+    );
+    let path = c.input(
+        "n-rules.toml",
+        "rules = [\"p95<1s\", \"validate: p99<2s during nowhere\"]\n",
+    );
+    c.run_case(
+        "names: rule file with an unknown phase",
+        &["load", "--thresholds", &path],
+        &["phase 'nowhere' is not in profile 'load'"],
+    );
+}
+
 #[test]
 fn bad_input_catalogue() {
     let mut c = Catalogue::new();
@@ -1157,6 +1543,9 @@ fn bad_input_catalogue() {
     contract_cases(&mut c);
     record_cases(&mut c);
     compare_cases(&mut c);
+    bound_cases(&mut c);
+    special_file_cases(&mut c);
+    name_cases(&mut c);
     let total = c.cases.len();
     let mut failures = Vec::new();
     for case in &c.cases {

@@ -12,7 +12,9 @@ fn every_run_writes_all_reports_and_the_step_summary() {
     std::fs::write(&summary, "earlier step\n").unwrap();
     std::env::set_var("GITHUB_STEP_SUMMARY", &summary);
     let record = fixture();
-    let written = write_outputs(&record, dir.path()).unwrap();
+    let outputs = write_outputs(&record, dir.path());
+    assert!(outputs.failed.is_empty(), "{:?}", outputs.failed);
+    let written = outputs.written;
     let names: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -49,6 +51,6 @@ fn every_run_writes_all_reports_and_the_step_summary() {
     // Unset: nothing appended, reports still written.
     std::env::remove_var("GITHUB_STEP_SUMMARY");
     let again = tempfile::tempdir().unwrap();
-    assert_eq!(write_outputs(&record, again.path()).unwrap().len(), 5);
+    assert_eq!(write_outputs(&record, again.path()).written.len(), 5);
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), appended);
 }

@@ -399,3 +399,51 @@ fn connection_resets_are_failures_not_crashes() {
         "{requests} requests, {failed} failed"
     );
 }
+
+/// A file-size limit (`ulimit -f`, the way a full disk shows up as EFBIG) while the outputs are
+/// written: the verdict and the measured table are still printed, the exit code is the run's
+/// verdict, and every file that could not be written is named on stderr, one line each.
+#[test]
+fn a_write_failure_after_the_run_still_prints_the_verdict_and_names_the_files() {
+    let (mut server, url) = serve(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("efbig");
+    let mut args = vec![
+        "-c".to_string(),
+        // 16 blocks of 512 bytes: run.json, report.html and Goose's reports are larger. The
+        // shell does not ignore SIGXFSZ: loadtest itself must, or the write kills it.
+        "ulimit -f 16 && exec \"$0\" \"$@\"".to_string(),
+        env!("CARGO_BIN_EXE_loadtest").to_string(),
+    ];
+    args.extend(common::load_run_args(&url, &out, 2, &["--duration", "2s"]));
+    let o = Command::new("sh").args(&args).output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let err = stderr(&o);
+    let code = o.status.code();
+    assert!(
+        matches!(code, Some(0) | Some(1)),
+        "exit {code:?} (want the verdict's 0 or 1)\nstdout:\n{stdout}\nstderr:\n{err}"
+    );
+    let verdict = if code == Some(0) { "PASS" } else { "FAIL" };
+    assert!(stdout.contains(verdict), "no {verdict} verdict:\n{stdout}");
+    assert!(stdout.contains("validate"), "no flow table:\n{stdout}");
+    for name in [
+        "run.json",
+        "report.html",
+        "goose-report.html",
+        "goose-report.json",
+    ] {
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains(&format!("{}: not written", out.join(name).display())))
+            .collect();
+        assert_eq!(lines.len(), 1, "{name} not named once on stderr:\n{err}");
+        assert!(lines[0].contains("too large"), "{}", lines[0]);
+    }
+    for name in ["run.json", "goose-report.html", "goose-report.json"] {
+        assert!(!out.join(name).exists(), "{name} left truncated");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -311,3 +311,32 @@ fn a_second_run_on_the_same_out_is_refused_while_the_first_runs() {
         "the lock is released"
     );
 }
+
+/// A long seed (`serve --seed-users`) stops on the first SIGINT between batches, exits 130
+/// and leaves no temporary database; it never starts listening.
+#[test]
+fn sigint_stops_a_long_seed_with_130_and_no_temp_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut serve = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--hash-cost", "fast"])
+        .args([
+            "--seed-users",
+            &loadtest::limits::MAX_SEED_USERS.to_string(),
+        ])
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut serve, |l| l.starts_with("seeding"));
+    kill(&serve, "-INT");
+    let out = serve.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert_eq!(
+        temp_databases(tmp.path()),
+        Vec::<String>::new(),
+        "temporary database left behind"
+    );
+}

@@ -378,7 +378,25 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
     }
     let scraped = scraper.finish().await;
     scrub_goose_reports(&plan.out_dir);
-    let metrics = result.map_err(internal)?;
+    let measured: u64 = recorders
+        .iter()
+        .flat_map(|r| r.live(5).flows)
+        .map(|f| f.requests)
+        .sum();
+    let metrics = match result {
+        Ok(m) => Some(m),
+        // Goose writes its own reports after the run: a disk full there must not lose what
+        // was measured. The file is named on stderr and the run is judged as usual.
+        Err(goose::GooseError::InvalidOption {
+            option,
+            value,
+            detail,
+        }) if option == "--report-file" && measured > 0 => {
+            incomplete_goose_reports(&plan.out_dir, &value, &detail);
+            None
+        }
+        Err(e) => return Err(internal(e)),
+    };
     let stopped = stop_reason
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -402,7 +420,7 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
     // Goose counts a paired run's two sides together: its counts are kept for plain runs only.
     let mut goose_requests = BTreeMap::new();
     if !paired {
-        for (key, agg) in &metrics.requests {
+        for (key, agg) in metrics.iter().flat_map(|m| &m.requests) {
             goose_requests.insert(key.clone(), agg.raw_data.counter as u64);
         }
     }
@@ -520,6 +538,31 @@ fn assemble(
         .collect();
     conclude(&mut record, &plan.rules, &stops);
     record
+}
+
+/// After Goose failed to write a report (`failed`, `detail`): each of its reports that is not
+/// complete (JSON that does not parse, HTML without its end) is removed and named on stderr,
+/// one line each; Goose returns only its first error.
+fn incomplete_goose_reports(dir: &std::path::Path, failed: &str, detail: &str) {
+    for name in ["goose-report.html", "goose-report.json"] {
+        let path = dir.join(name);
+        let complete = std::fs::read(&path).is_ok_and(|b| {
+            if name.ends_with(".json") {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&b).is_ok()
+            } else {
+                b.trim_ascii_end().ends_with(b"</html>")
+            }
+        });
+        if !complete {
+            let _ = std::fs::remove_file(&path);
+            let why = if path.display().to_string() == failed {
+                detail.to_string()
+            } else {
+                format!("incomplete, removed (Goose: {detail})")
+            };
+            eprintln!("loadtest: {}: not written: {why}", path.display());
+        }
+    }
 }
 
 /// Goose writes its own reports; they pass through the scrubber like every file we write.

@@ -220,11 +220,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
             ))
         }
     };
-    let r = v * scale;
-    if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) {
-        return Err(format!("rate '{text}' must be between 0 and 1000000/s"));
-    }
-    Ok(r)
+    crate::limits::rate("rate", text, v * scale)
 }
 
 #[cfg(test)]

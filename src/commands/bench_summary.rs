@@ -15,7 +15,7 @@ pub fn run(args: &BenchSummaryArgs) -> Result<u8, Failure> {
         targets.push((p.clone(), markdown(&rows)));
     }
     if let Some(p) = &args.html {
-        let page = std::fs::read_to_string(p)
+        let page = crate::input::read_text(p, crate::input::MAX_INPUT_BYTES)
             .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", p.display())))?;
         let section = html_section(&rows, &args.criterion_dir.display().to_string())?;
         let page = insert_section(&page, &section).ok_or_else(|| {

@@ -78,9 +78,6 @@ pub async fn run(args: CapacityArgs) -> Result<u8, Failure> {
             "--start must be positive and --max at least --start",
         ));
     }
-    if args.step_duration < Duration::from_secs(2) {
-        return Err(Failure::bad_input("--step-duration must be at least 2s"));
-    }
     // Inputs resolved once (contract, scraping, seed, …); each step sets its own profile,
     // rule, folder and run id.
     let base = RunInputs::with_profile(step_profile(&args, &weights, args.start)?, &args.run)?;

@@ -12,16 +12,17 @@ use crate::record::{write_atomic, RunRecord};
 /// Run records named by a path: a run.json file, a run folder (holding run.json), or a folder
 /// of run folders / run files.
 pub fn load_runs(path: &Path) -> Result<Vec<RunRecord>, Failure> {
-    if path.is_file() {
-        return Ok(vec![RunRecord::load(path)?]);
-    }
-    if !path.is_dir() {
+    if std::fs::symlink_metadata(path).is_err() {
         return Err(Failure::bad_input(format!(
             "{}: no such file or folder",
             path.display()
         )));
     }
-    if path.join("run.json").is_file() {
+    // Anything but a folder is read as a run.json (a FIFO or device is refused there).
+    if !path.is_dir() {
+        return Ok(vec![RunRecord::load(path)?]);
+    }
+    if path.join("run.json").exists() {
         return Ok(vec![RunRecord::load(&path.join("run.json"))?]);
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -31,9 +32,9 @@ pub fn load_runs(path: &Path) -> Result<Vec<RunRecord>, Failure> {
     entries.sort();
     let mut runs = Vec::new();
     for p in entries {
-        if p.join("run.json").is_file() {
+        if p.join("run.json").exists() {
             runs.push(RunRecord::load(&p.join("run.json"))?);
-        } else if p.extension().is_some_and(|e| e == "json") && p.is_file() {
+        } else if p.extension().is_some_and(|e| e == "json") && !p.is_dir() {
             runs.push(RunRecord::load(&p)?);
         }
     }
@@ -219,9 +220,6 @@ pub async fn ab(args: AbArgs) -> Result<u8, Failure> {
         ));
     }
     let runs = args.runs.unwrap_or(5);
-    if runs == 0 || runs > 100 {
-        return Err(Failure::bad_input("--runs must be between 1 and 100"));
-    }
     let opts = options(&args.opts)?;
     if args.paired {
         return ab_paired(args, opts).await;

@@ -25,7 +25,7 @@ fn record_path(arg: &Path) -> PathBuf {
 /// validating here would decode every histogram twice. Anything that does not parse as a
 /// current record goes through [`RunRecord::load`], whose error names the problem.
 fn load_unchecked(path: &Path) -> Result<RunRecord, Failure> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path, crate::input::MAX_RECORD_BYTES)
         .map_err(|e| Failure::bad_input(format!("{}: cannot read: {e}", path.display())))?;
     match serde_json::from_str::<RunRecord>(&text) {
         Ok(r) if r.schema_version == SCHEMA_VERSION => Ok(r),
@@ -75,7 +75,7 @@ pub fn run(args: &MergeArgs) -> Result<u8, Failure> {
     let record = merge(&inputs, redacted_command())?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", args.out.display())))?;
-    let written = write_outputs(&record, &args.out)?;
+    let written = write_outputs(&record, &args.out);
     if !args.quiet {
         let m = &record.meta;
         println!(
@@ -92,8 +92,10 @@ pub fn run(args: &MergeArgs) -> Result<u8, Failure> {
         print!("{}", console::threshold_table(&record));
         println!();
         println!("{}", console::verdict_line(&record));
-        for p in written {
-            println!("wrote {}", p.display());
+        written.print();
+    } else {
+        for (p, why) in &written.failed {
+            eprintln!("loadtest: {}: not written: {why}", p.display());
         }
     }
     Ok(exit_code(&record))

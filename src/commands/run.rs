@@ -22,12 +22,13 @@ pub fn resolve_rules(args: &RunArgs) -> Result<Vec<Rule>, Failure> {
     let bad = |e: crate::thresholds::ThresholdError| Failure::bad_input(e.to_string());
     let mut rules = match &args.thresholds_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::bad_input(format!(
-                    "{}: cannot read thresholds file: {e}",
-                    path.display()
-                ))
-            })?;
+            let text =
+                crate::input::read_text(path, crate::input::MAX_INPUT_BYTES).map_err(|e| {
+                    Failure::bad_input(format!(
+                        "{}: cannot read thresholds file: {e}",
+                        path.display()
+                    ))
+                })?;
             ThresholdSet::from_toml_str(&text, &path.display().to_string()).map_err(bad)?
         }
         None => ThresholdSet::defaults().map_err(bad)?,
@@ -46,6 +47,28 @@ pub fn resolve_rules(args: &RunArgs) -> Result<Vec<Rule>, Failure> {
         }
     }
     Ok(rules)
+}
+
+/// Every `during PHASE` rule names a phase of the profile (checked before any load; the
+/// judge would otherwise only find out after the run).
+pub fn check_rule_phases(rules: &[Rule], profile: &Profile) -> Result<(), Failure> {
+    let phases: Vec<String> = profile.phases().into_iter().map(|p| p.name).collect();
+    for rule in rules {
+        if let Some(p) = &rule.phase {
+            if !phases
+                .iter()
+                .any(|q| q.trim().eq_ignore_ascii_case(p.trim()))
+            {
+                return Err(Failure::bad_input(format!(
+                    "rule '{}': phase '{p}' is not in profile '{}' (phases: {})",
+                    rule.text,
+                    profile.name,
+                    phases.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The command line with URL passwords redacted.
@@ -68,11 +91,50 @@ pub fn default_out_dir(profile: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{stamp}-{profile}"))
 }
 
+/// What [`write_outputs`] did: the files written, and each file that could not be written
+/// with the one-line reason (disk full, file too large, …).
+#[derive(Debug, Default)]
+pub struct Written {
+    pub written: Vec<PathBuf>,
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+impl Written {
+    /// `wrote PATH` on stdout per file written; one `loadtest: PATH: not written: …` line on
+    /// stderr per file that could not be written.
+    pub fn print(&self) {
+        for p in &self.written {
+            println!("wrote {}", p.display());
+        }
+        for (p, why) in &self.failed {
+            eprintln!("loadtest: {}: not written: {why}", p.display());
+        }
+    }
+}
+
 /// Writes the record and every report (report.html, summary.md, junit.xml) next to it, and
-/// appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when that is set.
-pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Result<Vec<PathBuf>, Failure> {
-    let mut written = vec![record.save(dir)?];
-    written.extend(export::write_reports(record, dir)?);
+/// appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when that is set. Every file is
+/// attempted: one that cannot be written (disk full) is reported in [`Written::failed`] and
+/// the others are still written; the run's verdict never depends on it.
+pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Written {
+    let mut out = Written::default();
+    let mut one = |path: PathBuf, result: Result<(), Failure>| match result {
+        Ok(()) => out.written.push(path),
+        Err(f) => {
+            let why = f.one_line();
+            let why = why
+                .strip_prefix(&format!("cannot write {}: ", path.display()))
+                .map(str::to_string)
+                .unwrap_or(why);
+            out.failed.push((path, why));
+        }
+    };
+    one(dir.join("run.json"), record.save(dir).map(|_| ()));
+    for e in export::run_reports() {
+        let path = dir.join(e.file_name());
+        let result = export::write_report(e.as_ref(), record, &path);
+        one(path, result);
+    }
     // A CI summary that cannot be written must not change the run's exit code: warn only.
     let appended = export::markdown::MarkdownExporter
         .render(record)
@@ -81,7 +143,7 @@ pub fn write_outputs(record: &RunRecord, dir: &std::path::Path) -> Result<Vec<Pa
     if let Err(e) = appended {
         eprintln!("loadtest: warning: GITHUB_STEP_SUMMARY not written: {e}");
     }
-    Ok(written)
+    out
 }
 
 /// A run that failed with exit 3 before it had a record (target unreachable, load engine
@@ -213,9 +275,11 @@ impl RunInputs {
             args.no_server_metrics,
             args.server_metrics_map.as_deref(),
         )?;
+        let rules = resolve_rules(args)?;
+        check_rule_phases(&rules, &profile)?;
         Ok(RunInputs {
             contract: Contract::load(args.contract.as_deref())?,
-            rules: resolve_rules(args)?,
+            rules,
             target: match &args.host {
                 Some(h) => Target::Host(h.trim_end_matches('/').to_string()),
                 None => Target::Embedded {
@@ -334,7 +398,9 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         user_offset: s.user_offset(),
         profile_plan: inputs.full_plan.clone(),
     });
-    let written = write_outputs(&record, out_dir)?;
+    // A file that cannot be written (disk full) is named on stderr after the summary; the
+    // verdict and the measured table are still printed and decide the exit code.
+    let written = write_outputs(&record, out_dir);
     println!();
     print!("{}", console::flow_table(&record));
     print!("{}", console::rate_line(&record));
@@ -348,9 +414,7 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         "{}",
         console::verdict_lines(&record, console::colour_enabled())
     );
-    for p in written {
-        println!("wrote {}", p.display());
-    }
+    written.print();
     Ok(record)
 }
 
@@ -419,16 +483,14 @@ pub async fn execute_paired(
     };
     let (a, b) = attack::run_paired(&plan).await?;
     for (side, record, dir) in [("baseline", &a, &dirs[0]), ("candidate", &b, &dirs[1])] {
-        let written = write_outputs(record, dir)?;
+        let written = write_outputs(record, dir);
         println!("\n{side} ({}):", record.meta.host);
         print!("{}", console::flow_table(record));
         print!(
             "{}",
             console::verdict_lines(record, console::colour_enabled())
         );
-        for p in written {
-            println!("wrote {}", p.display());
-        }
+        written.print();
     }
     Ok((a, b))
 }

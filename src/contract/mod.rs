@@ -365,9 +365,10 @@ impl Contract {
         match path {
             None => Ok(Contract::reference()),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    Failure::bad_input(format!("{}: cannot read contract: {e}", p.display()))
-                })?;
+                let text =
+                    crate::input::read_text(p, crate::input::MAX_INPUT_BYTES).map_err(|e| {
+                        Failure::bad_input(format!("{}: cannot read contract: {e}", p.display()))
+                    })?;
                 Contract::from_toml(&text, &p.display().to_string())
             }
         }

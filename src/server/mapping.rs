@@ -159,7 +159,7 @@ impl Mapping {
 
     /// Reads a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, Failure> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::input::read_text(path, crate::input::MAX_INPUT_BYTES).map_err(|e| {
             Failure::bad_input(format!(
                 "{}: cannot read server-metrics mapping: {e}",
                 path.display()

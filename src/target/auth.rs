@@ -70,6 +70,7 @@ impl FromStr for HashCost {
                 other => return Err(format!("unknown argon2 parameter '{other}' in '{s}'")),
             }
         }
+        crate::limits::hash_cost(s, cost.m_kib, cost.t, cost.p)?;
         Params::new(cost.m_kib, cost.t, cost.p, None)
             .map_err(|e| format!("invalid argon2 parameters '{s}': {e}"))?;
         Ok(cost)

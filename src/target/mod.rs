@@ -117,6 +117,9 @@ impl TargetError {
     pub fn exit_code(&self) -> i32 {
         match self {
             TargetError::Store(StoreError::Connect { .. }) | TargetError::Cache(_) => 3,
+            TargetError::Store(StoreError::Interrupted { sig, .. }) => {
+                crate::interrupt::exit_code(*sig)
+            }
             _ => 2,
         }
     }
@@ -157,9 +160,11 @@ impl AppState {
             auth::hash_password(SEED_PASSWORD, config.hash_cost).map_err(TargetError::Config)?;
         if config.seed_users > 0 {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            store
-                .seed_users(config.seed_users, &dummy_hash, now)
-                .await?;
+            if let Err(e) = store.seed_users(config.seed_users, &dummy_hash, now).await {
+                // Nothing will serve: remove the temporary database / schema now.
+                store.close().await;
+                return Err(e.into());
+            }
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState {

@@ -56,6 +56,9 @@ pub enum StoreError {
     Duplicate,
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A signal stopped a long seed (`sig`: SIGINT or SIGTERM); nothing was served.
+    #[error("seeding stopped by {} after {done} of {total} users", crate::interrupt::signal_name(*sig))]
+    Interrupted { sig: i32, done: u64, total: u64 },
 }
 
 /// A user row.
@@ -503,6 +506,14 @@ impl Store {
         .await)?;
         let mut done = 0u64;
         while done < n {
+            // A long seed honours Ctrl-C / SIGTERM between batches.
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(StoreError::Interrupted {
+                    sig,
+                    done,
+                    total: n,
+                });
+            }
             let len = BATCH.min(n - done);
             let mut users = String::from(
                 "INSERT INTO users (id, tenant_id, email, password_hash, created_at) VALUES ",
