@@ -1,8 +1,10 @@
 //! Micro-benchmarks of the reference API's cache layer ([`AuthCache`]).
 //!
 //! Groups (the last path segment is the operation; the tier is the second one):
-//! - `cache/moka/*`: the in-process tier alone — session hit / miss / insert / invalidate,
-//!   user hit, and concurrent session hits from 8 tokio tasks;
+//! - `cache/moka/*`: the in-process tier alone — session hit (through the async
+//!   `get_session`, and `session_hit_sync` through the synchronous `get_session_memory` the
+//!   handler calls) / miss / insert / invalidate, user hit, and concurrent session hits from 8
+//!   tokio tasks;
 //! - `cache/moka_redis/*` (only with `REDIS_URL`): the same operations with the Redis second
 //!   tier, plus `session_hit_redis_tier` / `user_hit_redis_tier` (a read answered by Redis:
 //!   the cache is built with `max_entries: 0`, which disables moka's map, so every read
@@ -104,6 +106,15 @@ fn bench_tier(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, redis_url:
                 debug_assert!(matches!(hit, Some((_, Tier::Memory))));
                 hit
             }
+        })
+    });
+
+    // The same hit through the synchronous memory-tier call the handler makes (no future).
+    group.bench_function("session_hit_sync", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) % POPULATION;
+            cache.get_session_memory(black_box(&present[i]), t)
         })
     });
 

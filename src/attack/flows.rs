@@ -7,6 +7,7 @@
 //! here, into the HDR [`Recorder`], and its success decided by the contract — and Goose is told
 //! the same verdict, so both sets of counts agree.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,23 @@ pub struct FlowContext {
     pub seed: u64,
     /// The one HTTP client every user sends with: no redirects followed, no cookies.
     pub client: reqwest::Client,
+    /// The contract's literal paths joined once onto the host ([`literal_urls`]): a step
+    /// whose path has no placeholder is sent without parsing a URL.
+    pub literal_urls: HashMap<String, url::Url>,
+}
+
+/// Every literal step path of `contract` (pre-steps included) as an absolute URL on `host`.
+/// Paths with placeholders (and any that do not join) are left to be joined per request.
+pub fn literal_urls(contract: &Contract, host: &url::Url) -> HashMap<String, url::Url> {
+    contract
+        .endpoints()
+        .into_iter()
+        .flat_map(|(_, ep)| ep.steps())
+        .filter_map(|step| {
+            let path = step.path.literal()?;
+            Some((path.to_string(), host.join(path).ok()?))
+        })
+        .collect()
 }
 
 /// First backoff delay after a failing signup, login or refresh; it doubles with every

@@ -197,8 +197,13 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
     let client = http_client(plan.request_timeout)?;
     let contexts: Vec<Arc<FlowContext>> = recorders
         .iter()
-        .map(|recorder| {
+        .zip(&sides)
+        .map(|(recorder, side)| {
+            let base = url::Url::parse(&side.host).map_err(|e| {
+                Failure::bad_input(format!("--host '{}': not a URL ({e})", side.host))
+            })?;
             let ctx = Arc::new(FlowContext {
+                literal_urls: flows::literal_urls(&plan.contract, &base),
                 pacer: pacer.clone(),
                 contract: plan.contract.clone(),
                 recorder: recorder.clone(),
@@ -211,9 +216,9 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
                 client: client.clone(),
             });
             ctx.register_secrets();
-            ctx
+            Ok(ctx)
         })
-        .collect();
+        .collect::<Result<_, Failure>>()?;
     let scenario = match &contexts[..] {
         [a, b] => {
             let url = |p: &AttackPlan| {
@@ -239,6 +244,11 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
     config.no_print_metrics = true;
     config.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
     config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
+    // Goose counts requests (meta.goose_requests, checked against ours); its per-transaction
+    // and per-scenario metrics duplicate what the recorder measures and cost a message
+    // each per iteration, so they are off (Goose's own report lists requests only).
+    config.no_transaction_metrics = true;
+    config.no_scenario_metrics = true;
     config.report_file = vec![
         plan.out_dir.join("goose-report.html").display().to_string(),
         plan.out_dir.join("goose-report.json").display().to_string(),

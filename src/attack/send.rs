@@ -85,8 +85,18 @@ impl FlowContext {
             self.is_redacted(n)
         });
         let method = goose_method(ep.method);
+        // A literal path's URL was joined once for the run; others are joined here (once,
+        // where Goose's own builder would parse the URL three times).
+        let url = match ep.path.literal().and_then(|p| self.literal_urls.get(p)) {
+            Some(url) => url.clone(),
+            None => user
+                .base_url
+                .join(&built.path)
+                .map_err(|e| Box::new(TransactionError::from(e)))?,
+        };
         let mut rb = user
-            .get_request_builder(&method, &built.path)?
+            .client
+            .request(steps::reqwest_method(ep.method), url)
             .headers(built.headers);
         if let Some(b) = built.body {
             rb = rb.body(b);
@@ -147,7 +157,7 @@ impl FlowContext {
                             st,
                             host,
                             &built.path,
-                            built.auth_shape.as_deref(),
+                            built.sent_auth,
                         );
                         let outcome = match j.class {
                             None => Outcome::Ok,

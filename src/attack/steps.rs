@@ -113,9 +113,9 @@ pub struct Built {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Option<Vec<u8>>,
-    /// What the auth header carried, with the token's characters replaced (`Bearer …`):
-    /// for diagnoses that must never show the token.
-    pub auth_shape: Option<String>,
+    /// Whether the auth header was sent (its shape, `Bearer …`, is only rendered for a
+    /// diagnosis: see [`shape`]).
+    pub sent_auth: bool,
 }
 
 impl Built {
@@ -147,10 +147,10 @@ pub fn build(
             headers.insert(name.clone(), v);
         }
     }
-    let mut auth_shape = None;
+    let mut sent_auth = false;
     if let (true, Some(auth)) = (ep.sends_token(flow), &contract.auth) {
         let value = auth.value.render(values, Encoding::Raw);
-        auth_shape = Some(shape(auth.value.source()));
+        sent_auth = true;
         // Sensitive: Goose's logs print such headers as `Sensitive`, never the value.
         if let Ok(mut v) = HeaderValue::from_str(&value) {
             v.set_sensitive(true);
@@ -191,7 +191,7 @@ pub fn build(
         path,
         headers,
         body,
-        auth_shape,
+        sent_auth,
     }
 }
 
@@ -244,11 +244,12 @@ fn wants_json(ep: &Endpoint) -> bool {
 
 /// The first line of a diagnosis for a status outside `success`, when the contract is the
 /// likely culprit (the request was answered, with another success or an auth rejection).
+/// `sent_auth`: whether the auth header went out (shown by its shape, never its value).
 pub fn status_diagnosis(
     ep: &Endpoint,
     flow: &str,
     status: u16,
-    auth_shape: Option<&str>,
+    sent_auth: bool,
     contract: &Contract,
 ) -> Option<String> {
     if (200..400).contains(&status) {
@@ -258,8 +259,9 @@ pub fn status_diagnosis(
         ));
     }
     if matches!(status, 401 | 403) {
-        return Some(match (auth_shape, &contract.auth) {
-            (Some(sent), Some(_)) => {
+        return Some(match (sent_auth, &contract.auth) {
+            (true, Some(auth)) => {
+                let sent = shape(auth.value.source());
                 format!("{status} on {flow}: check `auth.value` (sent `{sent}`)")
             }
             _ if contract.cookies => format!(
@@ -284,7 +286,7 @@ pub fn judge(
     session: &mut Session,
     host: &str,
     path: &str,
-    auth_shape: Option<&str>,
+    sent_auth: bool,
 ) -> Judged {
     let now = SystemTime::now();
     let set_cookie = headers.contains_key(SET_COOKIE);
@@ -302,7 +304,7 @@ pub fn judge(
     };
     if !ep.success.contains(&status) {
         j.class = Some(status.to_string());
-        j.diagnosis = status_diagnosis(ep, flow, status, auth_shape, contract);
+        j.diagnosis = status_diagnosis(ep, flow, status, sent_auth, contract);
         j.show_body = true;
         return j;
     }

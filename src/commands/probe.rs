@@ -99,7 +99,7 @@ impl Probe<'_> {
             st,
             &self.host,
             &built.path,
-            built.auth_shape.as_deref(),
+            built.sent_auth,
         );
         let captured = if j.captured.is_empty() {
             String::new()

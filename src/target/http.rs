@@ -211,10 +211,15 @@ async fn authenticate(
     let t = now();
     let cached = match &st.cache {
         Some(cache) => {
-            let hit = cache.get_session(&digest, t).await;
+            // The memory tier synchronously; the async Redis tier only on a miss.
+            let hit = match cache.get_session_memory(&digest, t) {
+                Some(s) => Some(s),
+                None if cache.has_redis() => cache.get_session_redis(&digest, t).await,
+                None => None,
+            };
             st.metrics.cache_outcome("token", hit.is_some());
             note_cache(hit.is_some());
-            hit.map(|(s, _)| s)
+            hit
         }
         None => None,
     };
