@@ -3,7 +3,8 @@
 //! Groups (the last path segment is the operation; the tier is the second one):
 //! - `cache/moka/*`: the in-process tier alone — session hit (through the async
 //!   `get_session`, and `session_hit_sync` through the synchronous `get_session_memory` the
-//!   handler calls) / miss / insert / invalidate, user hit, and concurrent session hits from 8
+//!   handler calls; `bare_moka_siphash_hit` a bare moka sync cache with its default hasher,
+//!   for reference) / miss / insert / invalidate, user hit, and concurrent session hits from 8
 //!   tokio tasks;
 //! - `cache/moka_redis/*` (only with `REDIS_URL`): the same operations with the Redis second
 //!   tier, plus `session_hit_redis_tier` / `user_hit_redis_tier` (a read answered by Redis:
@@ -115,6 +116,23 @@ fn bench_tier(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, redis_url:
         b.iter(|| {
             i = (i + 1) % POPULATION;
             cache.get_session_memory(black_box(&present[i]), t)
+        })
+    });
+
+    // Reference for the two choices above: a bare moka sync cache with moka's default
+    // hasher (SipHash), the same keys and values, no wrapper.
+    let sip: moka::sync::Cache<TokenDigest, Session> = moka::sync::Cache::builder()
+        .max_capacity(1_000_000)
+        .time_to_live(Duration::from_secs(300))
+        .build();
+    for (i, h) in present.iter().enumerate() {
+        sip.insert(*h, session(i, t));
+    }
+    group.bench_function("bare_moka_siphash_hit", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) % POPULATION;
+            sip.get(black_box(&present[i]))
         })
     });
 
