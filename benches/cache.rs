@@ -23,6 +23,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use redis::AsyncCommands;
 use tokio::runtime::Runtime;
 
+mod common;
+use common::{now, runtime};
+
 use loadtest::target::auth::{token_digest, TokenDigest};
 use loadtest::target::cache::{connect_redis, AuthCache, CacheConfig, Tier};
 use loadtest::target::store::{Session, User};
@@ -32,18 +35,6 @@ const POPULATION: usize = 10_000;
 /// Concurrent readers and gets per reader in the concurrency benchmark.
 const TASKS: usize = 8;
 const GETS_PER_TASK: usize = 1_000;
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
 
 /// Token digests as the API computes them (raw SHA-256, the token cache's key).
 fn hashes(tag: &str, n: usize) -> Vec<TokenDigest> {

@@ -23,6 +23,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
 
+mod common;
+use common::{now, runtime};
+
 use loadtest::target::auth::{hash_password, token_hash, HashCost};
 use loadtest::target::store::{Store, Table};
 use loadtest::target::{Mode, SEED_PASSWORD};
@@ -34,18 +37,6 @@ const ACTIVE_SESSIONS: u64 = 2_000;
 /// Distinct keys each lookup benchmark cycles through.
 const KEYS: usize = 1_024;
 const MODES: [Mode; 2] = [Mode::Baseline, Mode::Optimized];
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
 
 /// A pseudo-random walk over `1..=n` (a large prime stride), so consecutive lookups hit rows
 /// far apart in the table.

@@ -24,6 +24,9 @@ use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
+mod common;
+use common::runtime;
+
 use loadtest::target::auth::HashCost;
 use loadtest::target::{http, AppState, Mode, TargetConfig, SEED_PASSWORD};
 
@@ -32,14 +35,6 @@ const SEED_LABEL: &str = "10k";
 /// Seeded users that log in (besides the one that signs up), so several sessions are active.
 const SEEDED_LOGINS: u64 = 63;
 const MODES: [Mode; 2] = [Mode::Baseline, Mode::Optimized];
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let resp = app

@@ -13,7 +13,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use crate::error::Failure;
-use crate::export::markdown::escape as md_escape;
+use crate::text::{escape_markdown, sanitize};
 
 /// Folders deeper than this below the criterion folder are not searched.
 const MAX_DEPTH: usize = 12;
@@ -192,10 +192,7 @@ const RATIO_HEADER: &str = "baseline ÷ optimized";
 
 /// The terminal table.
 pub fn text(rows: &[Row]) -> String {
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|r| crate::attack::recorder::sanitize(&r.id, 100))
-        .collect();
+    let ids: Vec<String> = rows.iter().map(|r| sanitize(&r.id, 100)).collect();
     let w = ids
         .iter()
         .map(|s| s.chars().count())
@@ -228,7 +225,7 @@ pub fn markdown(rows: &[Row]) -> String {
     for r in rows {
         out.push_str(&format!(
             "| {} | {} | {} |\n",
-            md_escape(&r.id, 200),
+            escape_markdown(&r.id, 200),
             fmt_ns(r.mean_ns),
             ratio_text(r)
         ));
@@ -270,7 +267,7 @@ pub fn html_section(rows: &[Row], source: &str) -> Result<String, Failure> {
     let rows: Vec<HtmlRow> = rows
         .iter()
         .map(|r| HtmlRow {
-            id: crate::attack::recorder::sanitize(&r.id, 200),
+            id: sanitize(&r.id, 200),
             mean: fmt_ns(r.mean_ns),
             ratio: ratio_text(r),
         })
@@ -279,7 +276,7 @@ pub fn html_section(rows: &[Row], source: &str) -> Result<String, Failure> {
         .and_then(|t| {
             t.render(minijinja::context! {
                 rows => rows,
-                source => crate::attack::recorder::sanitize(source, 300),
+                source => sanitize(source, 300),
                 ratio_header => RATIO_HEADER,
             })
         })

@@ -140,7 +140,7 @@ pub struct RunArgs {
     /// Open model: send arrivals at this peak rate (e.g. 200/s), scheduled from a clock and
     /// timed from their intended send time; stage rates keep the profile's shape.
     /// 0.1/s … 1000000/s.
-    #[arg(long, value_name = "RATE", value_parser = crate::attack::pacing::parse_rate)]
+    #[arg(long, value_name = "RATE", value_parser = crate::limits::parse_rate)]
     pub rate: Option<f64>,
 
     /// Size of the user pool that sends the arrivals (open model; default: half a second of
@@ -205,15 +205,15 @@ pub struct RunArgs {
     /// Run shard I of N (0-based) of a distributed run: its share of every stage's users and
     /// its own slice of user names. `env/N` reads I from $JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::merge::ShardSpec>,
+    pub shard: Option<crate::shard::ShardSpec>,
 
     /// Sleep until this RFC 3339 instant before starting (e.g. 2026-11-22T10:00:00Z), so all
     /// shards start together. At most 24 h ahead, at most a few seconds past.
-    #[arg(long, value_name = "TIME", value_parser = crate::merge::parse_start_at)]
+    #[arg(long, value_name = "TIME", value_parser = crate::shard::parse_start_at)]
     pub start_at: Option<time::OffsetDateTime>,
 
     /// Run id (part of every generated email); all shards of one run share it. Default: random.
-    #[arg(long, value_name = "ID", value_parser = crate::merge::parse_run_id)]
+    #[arg(long, value_name = "ID", value_parser = crate::shard::parse_run_id)]
     pub run_id: Option<String>,
 
     /// Seed of every user's random flow picker and backoff jitter: the same seed gives each
@@ -456,11 +456,11 @@ pub struct CapacityArgs {
     pub flow: String,
 
     /// First rate tried.
-    #[arg(long, value_name = "RATE", default_value = "50/s", value_parser = crate::attack::pacing::parse_rate)]
+    #[arg(long, value_name = "RATE", default_value = "50/s", value_parser = crate::limits::parse_rate)]
     pub start: f64,
 
     /// Highest rate tried.
-    #[arg(long, value_name = "RATE", default_value = "100000/s", value_parser = crate::attack::pacing::parse_rate)]
+    #[arg(long, value_name = "RATE", default_value = "100000/s", value_parser = crate::limits::parse_rate)]
     pub max: f64,
 
     /// Length of each fixed-rate step (2s … 10m).

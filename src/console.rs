@@ -4,8 +4,8 @@
 //! the one format of [`crate::units::fmt_ms`]; colour ([`paint`]) only on a terminal and never
 //! with `NO_COLOR` set.
 
-use crate::attack::recorder::sanitize;
 use crate::record::{RunRecord, RunVerdict};
+use crate::text::sanitize;
 
 use crate::units::fmt_ms as ms;
 

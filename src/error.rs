@@ -57,13 +57,3 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-impl From<crate::target::TargetError> for Failure {
-    fn from(e: crate::target::TargetError) -> Failure {
-        let code = e.exit_code() as u8;
-        Failure {
-            code,
-            message: e.to_string(),
-        }
-    }
-}

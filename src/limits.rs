@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use crate::units::{format_duration, parse_duration};
 
+/// A rate (`200/s`, `12000/m`) within [`MIN_RATE`] … [`MAX_RATE`].
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    rate("rate", text, crate::units::parse_rate(text)?)
+}
+
 /// Virtual users of one process (`--users`, `--rate-users`, a profile stage's `users`). Goose
 /// allocates every user up front (~110 bytes each before the run, a task and a session each
 /// while it runs); more users than this belong on several machines (`--shard`).

@@ -13,11 +13,9 @@
 //! The limit is the flow's own p95 rule, else the `all` p95 rule (rules without `during` are
 //! preferred). A window with no requests is skipped; a window must end within the run.
 
-use serde::{Deserialize, Serialize};
-
 use crate::histogram::{decode, new_histogram, quantile_ms};
-use crate::record::{FlowRecord, RunRecord};
-use crate::thresholds::{Metric, Op, Rule};
+use crate::record::{FlowRecord, Recovery, RunRecord};
+use crate::thresholds::{Metric, Observations, Op, Rule};
 
 /// Width of the rolling window recovery is measured on, in seconds.
 pub const RECOVERY_WINDOW_S: u32 = 3;
@@ -42,14 +40,6 @@ pub fn spans(record: &RunRecord, name: &str) -> Vec<(f64, f64)> {
 fn in_spans(t: u32, spans: &[(f64, f64)]) -> bool {
     let mid = f64::from(t) + 0.5;
     spans.iter().any(|&(a, b)| mid >= a && mid < b)
-}
-
-fn scoped<'a>(record: &'a RunRecord, scope: &str) -> Vec<&'a FlowRecord> {
-    record
-        .flows
-        .iter()
-        .filter(|f| scope.eq_ignore_ascii_case("all") || f.name.eq_ignore_ascii_case(scope))
-        .collect()
 }
 
 /// Requests, errors and the merged latency histogram of `flows` over the seconds `keep`
@@ -85,10 +75,10 @@ pub fn observe_during(
     if matches!(metric, Metric::CacheHitRatio | Metric::DbQueriesPerRequest) {
         return scope
             .eq_ignore_ascii_case(crate::server::SCOPE)
-            .then(|| crate::server::observe_spans(record, metric, &spans))
+            .then(|| crate::server::observe_spans(record.server.as_ref(), metric, &spans))
             .flatten();
     }
-    let flows = scoped(record, scope);
+    let flows = record.scoped(scope);
     if flows.is_empty() {
         return None;
     }
@@ -108,39 +98,6 @@ pub fn observe_during(
         // Error classes are kept for the whole run only (the grammar rejects this).
         Metric::ClassRate(_) => None,
         Metric::CacheHitRatio | Metric::DbQueriesPerRequest => None,
-    }
-}
-
-/// How long one scope took to get back under its p95 limit after a spike.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Recovery {
-    /// A flow name, or `all`.
-    pub scope: String,
-    /// The p95 rule that defines "recovered" (canonical text).
-    pub rule: String,
-    /// Its limit in ms.
-    pub limit_ms: f64,
-    /// End of the spike phase, seconds from the start.
-    pub spike_end_s: f64,
-    /// Width of the rolling window, seconds.
-    pub window_s: u32,
-    /// p95 over the spike phase itself (ms).
-    #[serde(default)]
-    pub spike_p95_ms: Option<f64>,
-    /// Seconds from the end of the spike until the window p95 held the limit; `None`: not
-    /// within the run.
-    pub recovered_after_s: Option<f64>,
-    /// Seconds of the run after the spike (how long recovery was watched).
-    pub watched_s: f64,
-}
-
-impl Recovery {
-    /// `4 s`, or `not within 60 s`.
-    pub fn describe(&self) -> String {
-        match self.recovered_after_s {
-            Some(s) => format!("{s:.0} s"),
-            None => format!("not within {:.0} s", self.watched_s),
-        }
     }
 }
 
@@ -179,7 +136,7 @@ pub fn recovery(record: &RunRecord, rules: &[Rule]) -> Vec<Recovery> {
             let Some(rule) = p95_rule(rules, &scope) else {
                 continue;
             };
-            let flows = scoped(record, &scope);
+            let flows = record.scoped(&scope);
             let after = gather(&flows, |t| t >= first).map_or(0, |g| g.0);
             if after == 0 {
                 continue;
@@ -211,4 +168,55 @@ pub fn recovery(record: &RunRecord, rules: &[Rule]) -> Vec<Recovery> {
         }
     }
     out
+}
+/// What the rule judge sees of a run record: whole-run figures from its histograms and counts,
+/// `server.*` from its server section, `during PHASE` from its per-second histograms.
+impl Observations for RunRecord {
+    fn flows(&self) -> Vec<String> {
+        self.flow_names()
+    }
+
+    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
+        let requests = self.scope_requests(scope);
+        let duration = self.meta.duration_s;
+        match metric {
+            Metric::Percentile(p) => quantile_ms(&self.scope_histogram(scope)?, p / 100.0),
+            Metric::Max => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.max() as f64 / 1000.0)
+            }
+            Metric::Min => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.min() as f64 / 1000.0)
+            }
+            Metric::Mean => {
+                let h = self.scope_histogram(scope)?;
+                (!h.is_empty()).then(|| h.mean() / 1000.0)
+            }
+            Metric::ErrorRate => {
+                (requests > 0).then(|| self.scope_failed(scope) as f64 / requests as f64)
+            }
+            Metric::Rps => (duration > 0.0).then(|| requests as f64 / duration),
+            Metric::Count => Some(requests as f64),
+            Metric::ClassRate(class) => {
+                let n: u64 = self
+                    .scoped(scope)
+                    .iter()
+                    .map(|f| f.class_count(class))
+                    .sum();
+                (requests > 0).then(|| n as f64 / requests as f64)
+            }
+            Metric::CacheHitRatio | Metric::DbQueriesPerRequest => {
+                crate::server::observe(self.server.as_ref(), scope, metric)
+            }
+        }
+    }
+
+    fn phases(&self) -> Vec<String> {
+        self.phases.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn observe_during(&self, scope: &str, metric: &Metric, phase: &str) -> Option<f64> {
+        observe_during(self, scope, metric, phase)
+    }
 }

@@ -212,7 +212,7 @@ impl Profiles {
                 };
                 let rate =
                     match &s.rate {
-                        Some(r) => Some(crate::attack::pacing::parse_rate(r).map_err(|e| {
+                        Some(r) => Some(crate::limits::parse_rate(r).map_err(|e| {
                             Failure::bad_input(at(&format!("stages[{i}].rate: {e}")))
                         })?),
                         None => None,
@@ -407,8 +407,8 @@ impl Profile {
     }
 
     /// The arrival schedule of an open-model profile (empty for a closed model).
-    pub fn schedule(&self) -> crate::attack::pacing::Schedule {
-        use crate::attack::pacing::{Schedule, Segment};
+    pub fn schedule(&self) -> crate::schedule::Schedule {
+        use crate::schedule::{Schedule, Segment};
         let mut segments = Vec::new();
         let mut prev = 0.0;
         for s in &self.stages {

@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Failure;
-use crate::histogram::{decode, new_histogram, quantile_ms, Summary};
-use crate::thresholds::{Metric, Observations, Verdict};
+use crate::histogram::{decode, new_histogram, Summary};
+use crate::thresholds::Verdict;
 
 /// Bumped on any incompatible change of the JSON shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,7 +34,7 @@ pub struct RunRecord {
     /// Spike profiles: how long each scope took to get back under its p95 limit after the
     /// spike (`crate::phases`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recovery: Vec<crate::phases::Recovery>,
+    pub recovery: Vec<Recovery>,
 }
 
 /// Who ran what, against what, when.
@@ -267,7 +267,7 @@ impl RunRecord {
     }
 
     /// Flows a scope covers: one flow, or all of them for `all`.
-    fn scoped(&self, scope: &str) -> Vec<&FlowRecord> {
+    pub fn scoped(&self, scope: &str) -> Vec<&FlowRecord> {
         if scope.eq_ignore_ascii_case("all") {
             self.flows.iter().collect()
         } else {
@@ -488,53 +488,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
-impl Observations for RunRecord {
-    fn flows(&self) -> Vec<String> {
-        self.flow_names()
-    }
+/// How long one scope took to get back under its p95 limit after a spike.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recovery {
+    /// A flow name, or `all`.
+    pub scope: String,
+    /// The p95 rule that defines "recovered" (canonical text).
+    pub rule: String,
+    /// Its limit in ms.
+    pub limit_ms: f64,
+    /// End of the spike phase, seconds from the start.
+    pub spike_end_s: f64,
+    /// Width of the rolling window, seconds.
+    pub window_s: u32,
+    /// p95 over the spike phase itself (ms).
+    #[serde(default)]
+    pub spike_p95_ms: Option<f64>,
+    /// Seconds from the end of the spike until the window p95 held the limit; `None`: not
+    /// within the run.
+    pub recovered_after_s: Option<f64>,
+    /// Seconds of the run after the spike (how long recovery was watched).
+    pub watched_s: f64,
+}
 
-    fn observe(&self, scope: &str, metric: &Metric) -> Option<f64> {
-        let requests = self.scope_requests(scope);
-        let duration = self.meta.duration_s;
-        match metric {
-            Metric::Percentile(p) => quantile_ms(&self.scope_histogram(scope)?, p / 100.0),
-            Metric::Max => {
-                let h = self.scope_histogram(scope)?;
-                (!h.is_empty()).then(|| h.max() as f64 / 1000.0)
-            }
-            Metric::Min => {
-                let h = self.scope_histogram(scope)?;
-                (!h.is_empty()).then(|| h.min() as f64 / 1000.0)
-            }
-            Metric::Mean => {
-                let h = self.scope_histogram(scope)?;
-                (!h.is_empty()).then(|| h.mean() / 1000.0)
-            }
-            Metric::ErrorRate => {
-                (requests > 0).then(|| self.scope_failed(scope) as f64 / requests as f64)
-            }
-            Metric::Rps => (duration > 0.0).then(|| requests as f64 / duration),
-            Metric::Count => Some(requests as f64),
-            Metric::ClassRate(class) => {
-                let n: u64 = self
-                    .scoped(scope)
-                    .iter()
-                    .map(|f| f.class_count(class))
-                    .sum();
-                (requests > 0).then(|| n as f64 / requests as f64)
-            }
-            Metric::CacheHitRatio | Metric::DbQueriesPerRequest => {
-                crate::server::observe(self, scope, metric)
-            }
+impl Recovery {
+    /// `4 s`, or `not within 60 s`.
+    pub fn describe(&self) -> String {
+        match self.recovered_after_s {
+            Some(s) => format!("{s:.0} s"),
+            None => format!("not within {:.0} s", self.watched_s),
         }
-    }
-
-    fn phases(&self) -> Vec<String> {
-        self.phases.iter().map(|p| p.name.clone()).collect()
-    }
-
-    fn observe_during(&self, scope: &str, metric: &Metric, phase: &str) -> Option<f64> {
-        crate::phases::observe_during(self, scope, metric, phase)
     }
 }
 

@@ -71,6 +71,33 @@ pub fn parse_fraction(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+/// Parses `200/s`, `200`, `12000/m` into requests per second (any positive rate; the
+/// documented bounds are `limits::parse_rate`'s).
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let s = text.trim();
+    let (num, per) = match s.split_once('/') {
+        Some((n, u)) => (n.trim(), u.trim()),
+        None => (s, "s"),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a rate like 200/s"))?;
+    let scale = match per {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 1.0 / 60.0,
+        other => {
+            return Err(format!(
+                "unknown rate unit '/{other}' in '{text}' (use /s or /m)"
+            ))
+        }
+    };
+    let r = v * scale;
+    if !(r.is_finite() && r > 0.0) {
+        return Err(format!("rate '{text}' must be positive, e.g. 200/s"));
+    }
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +123,15 @@ mod tests {
         assert!(parse_fraction("150%").is_err());
         assert!(parse_fraction("-0.1").is_err());
         assert!(parse_fraction("abc").is_err());
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(parse_rate("200/s").unwrap(), 200.0);
+        assert_eq!(parse_rate("120/m").unwrap(), 2.0);
+        assert_eq!(parse_rate("50").unwrap(), 50.0);
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5/h").is_err());
     }
 }

@@ -1,7 +1,10 @@
 //! `loadtest bench-summary` on a fabricated criterion folder tree.
 
+mod common;
+use common::loadtest;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use loadtest::bench_summary::{rows, scan};
 
@@ -59,13 +62,6 @@ fn tree(root: &Path) {
     std::fs::write(root.join("report/index.html"), "<html></html>").unwrap();
 }
 
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .output()
-        .expect("run loadtest")
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -101,7 +97,7 @@ fn prints_one_table_and_writes_markdown() {
     let root = dir.path().join("criterion");
     tree(&root);
     let md = dir.path().join("bench.md");
-    let out = loadtest(&[
+    let out = loadtest([
         "bench-summary",
         "--criterion-dir",
         root.to_str().unwrap(),
@@ -150,7 +146,7 @@ fn appends_an_escaped_section_to_an_html_report() {
         "--html",
         page.to_str().unwrap(),
     ];
-    let out = loadtest(&args);
+    let out = loadtest(args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with(
@@ -161,7 +157,7 @@ fn appends_an_escaped_section_to_an_html_report() {
     assert!(html.contains("evil&#x2f;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&#x2f;optimized"));
     assert!(html.contains("<td class=\"n\">100×</td>"));
     // Running again replaces the section instead of adding a second one.
-    let out = loadtest(&args);
+    let out = loadtest(args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let again = std::fs::read_to_string(&page).unwrap();
     assert_eq!(again, html);

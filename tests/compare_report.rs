@@ -1,9 +1,11 @@
 //! The comparison report exporters (HTML and JUnit) and `loadtest compare --html --junit`, on
 //! runs built by the exporters' sample builder (no load is run).
 
+mod common;
+use common::loadtest;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use loadtest::compare::render::{change, value};
 use loadtest::compare::stats::Verdict;
@@ -272,13 +274,6 @@ fn hostile_flow_names_hosts_and_reasons_are_escaped() {
         .contains("<script>alert('reason')</script>"));
 }
 
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .output()
-        .expect("run loadtest")
-}
-
 fn save_all(runs: &[RunRecord], dir: &Path) {
     for (i, r) in runs.iter().enumerate() {
         let d = dir.join(format!("{i}"));
@@ -295,7 +290,7 @@ fn cli_compare_writes_html_and_junit_and_exits_1_on_regression() {
     save_all(&side(1.0, 0..5, &flows, "http://127.0.0.1:1"), &base);
     save_all(&side(1.3, 10..15, &flows, "http://127.0.0.1:2"), &cand);
     let (html, junit) = (dir.path().join("c.html"), dir.path().join("c.xml"));
-    let out = loadtest(&[
+    let out = loadtest([
         "compare",
         "--baseline",
         base.to_str().unwrap(),
@@ -329,7 +324,7 @@ fn cli_compare_writes_html_and_junit_and_exits_1_on_regression() {
     assert!(!dir.path().join("c.html.partial").exists());
 
     // No regression: exit 0, files still written.
-    let out = loadtest(&[
+    let out = loadtest([
         "compare",
         &base.join("0").display().to_string(),
         &base.join("1").display().to_string(),

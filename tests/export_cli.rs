@@ -1,17 +1,13 @@
 //! `loadtest report RUN.json [--format …] [--out …]` through the real binary, on a record
 //! built by the exporters' fixture builder.
 
+mod common;
+use common::loadtest;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use loadtest::export::sample::fixture;
-
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .output()
-        .expect("run loadtest")
-}
 
 fn saved_run(dir: &Path) -> String {
     fixture().save(dir).unwrap().display().to_string()
@@ -55,7 +51,7 @@ fn json_goes_to_stdout_and_out_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let run = saved_run(dir.path());
     let before = std::fs::read_to_string(&run).unwrap();
-    let out = loadtest(&["report", &run, "--format", "json"]);
+    let out = loadtest(["report", &run, "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let back =
         loadtest::record::RunRecord::from_json(&String::from_utf8_lossy(&out.stdout), "stdout")
@@ -68,7 +64,7 @@ fn json_goes_to_stdout_and_out_is_honoured() {
     );
 
     let target = dir.path().join("elsewhere.xml");
-    let out = loadtest(&[
+    let out = loadtest([
         "report",
         &run,
         "--format",
@@ -81,7 +77,7 @@ fn json_goes_to_stdout_and_out_is_honoured() {
         .unwrap()
         .starts_with("<?xml"));
 
-    let out = loadtest(&["report", &run, "--format", "md", "--out", "-"]);
+    let out = loadtest(["report", &run, "--format", "md", "--out", "-"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("### ❌ loadtest smoke"));
 }

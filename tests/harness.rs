@@ -1,10 +1,11 @@
 //! The harness end to end: the real `loadtest` binary, real Goose, real HTTP on loopback.
 
 mod common;
+use common::loadtest_in_tmp as loadtest;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,6 @@ use common::secrets::{assert_no_secret, run_outputs};
 use loadtest::record::RunRecord;
 use serde::Deserialize;
 use serde_json::json;
-
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run loadtest")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
@@ -39,7 +32,7 @@ fn out_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn smoke_against_the_embedded_api_writes_a_consistent_record() {
     let (_tmp, dir) = out_dir("smoke");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--duration",
         "3s",
@@ -128,7 +121,7 @@ fn smoke_against_the_embedded_api_writes_a_consistent_record() {
 #[test]
 fn an_impossible_threshold_fails_the_run_with_exit_1() {
     let (_tmp, dir) = out_dir("strict");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--duration",
         "2s",
@@ -162,7 +155,7 @@ fn an_impossible_threshold_fails_the_run_with_exit_1() {
 #[test]
 fn a_clear_breach_aborts_early_and_marks_the_run_partial() {
     let (_tmp, dir) = out_dir("abort");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--duration",
         "30s",
@@ -197,7 +190,7 @@ fn an_unreachable_host_exits_3_quickly() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let t = Instant::now();
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--host",
         "http://127.0.0.1:9",
@@ -266,7 +259,7 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn profiles_lists_the_four_builtin_profiles() {
-    let o = loadtest(&["profiles"]);
+    let o = loadtest(["profiles"]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
     for p in ["smoke", "load", "stress", "spike"] {

@@ -1,17 +1,13 @@
 //! Open-model rate runs, capacity search and the token-lifecycle security check, end to end.
 
-use std::process::{Command, Output};
+mod common;
+use common::loadtest;
+
+use std::process::Output;
 
 use loadtest::record::RunRecord;
 use loadtest::target::cache::CacheConfig;
 use loadtest::target::{start, TargetConfig};
-
-fn loadtest(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -34,7 +30,7 @@ fn a_rate_run_sends_its_scheduled_count() {
     let profiles = tmp.path().join("p.toml");
     std::fs::write(&profiles, PROFILES).unwrap();
     let out = tmp.path().join("rate");
-    let o = loadtest(&args(&[
+    let o = loadtest(args(&[
         "run",
         "paced",
         "--quiet",
@@ -65,7 +61,7 @@ fn a_rate_run_sends_its_scheduled_count() {
 fn capacity_writes_its_steps_and_chart() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cap");
-    let o = loadtest(&args(&[
+    let o = loadtest(args(&[
         "capacity",
         "--threshold",
         "p95<2s",
@@ -90,7 +86,7 @@ fn capacity_writes_its_steps_and_chart() {
     assert!(steps.iter().all(|s| s["held"] == true));
     let html = std::fs::read_to_string(out.join("capacity.html")).unwrap();
     assert!(html.contains("<svg"));
-    let bad = loadtest(&args(&["capacity", "--quiet"]));
+    let bad = loadtest(args(&["capacity", "--quiet"]));
     assert_eq!(bad.status.code(), Some(2), "a rule is required");
 }
 

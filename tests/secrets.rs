@@ -3,7 +3,6 @@
 //! never reach any output, `--host` userinfo is refused without being repeated.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,14 +14,8 @@ use axum::Router;
 use loadtest::record::RunRecord;
 
 mod common;
+use common::loadtest;
 use common::secrets::{assert_no_secret, run_outputs};
-
-fn loadtest(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn run_args(host: &str, out: &Path, extra: &[&str]) -> Vec<String> {
     let mut v = common::load_run_args(host, out, 3, &["--duration", "3s"]);
@@ -242,7 +235,7 @@ async fn tokens_echoed_in_failure_bodies_never_reach_any_output() {
 fn userinfo_in_host_is_refused_and_never_repeated() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("userinfo");
-    let o = loadtest(&run_args(
+    let o = loadtest(run_args(
         "http://someone:pw-very-secret@127.0.0.1:9",
         &out,
         &[],

@@ -3,10 +3,11 @@
 //! synthetic records with known numbers.
 
 mod common;
+use common::loadtest_in_tmp as loadtest;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use loadtest::console;
 use loadtest::export::sample::{build, SampleFlow, SampleSecond};
@@ -15,14 +16,6 @@ use loadtest::record::{Phase, RunRecord};
 use loadtest::server::HeaderStats;
 use loadtest::target::{start, Mode, TargetConfig};
 use loadtest::thresholds::{judge, Rule, ThresholdSet};
-
-fn loadtest(args: Vec<String>) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run loadtest")
-}
 
 async fn loadtest_async(args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

@@ -2,6 +2,9 @@
 //! real binary and checked against the shards; refusals of shards that do not belong
 //! together; second alignment; and the Kubernetes manifests' consistency.
 
+mod common;
+use common::loadtest_in_tmp as loadtest;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -15,14 +18,6 @@ use loadtest::thresholds::Rule;
 use serde_yaml::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run loadtest")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
@@ -481,7 +476,7 @@ fn merges_of_shards_that_do_not_belong_together_exit_2_naming_the_file() {
     }
     // Sanity: the three good ones merge.
     let out = dir.join("good");
-    let o = loadtest(&[
+    let o = loadtest([
         "merge",
         "--quiet",
         "--out",

@@ -7,23 +7,16 @@
 //! with generous, stated bounds — never on timings.
 
 mod common;
+use common::loadtest_in_tmp as loadtest;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Mutex;
 
 use loadtest::record::RunRecord;
 
 /// One load run at a time in this binary.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn loadtest(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run loadtest")
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -63,7 +56,7 @@ fn a_slow_hashing_target_keeps_the_mix_and_is_not_aborted_early() {
         common::serve_child("127.0.0.1:0", &["--hash-cost", "m=19456,t=20,p=1"]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("slow");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--host",
         &url,
@@ -122,7 +115,7 @@ fn an_always_failing_login_backs_off_and_fails_naming_login() {
         )
     });
     let out = tmp.path().join("badlogin");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--users",
         "4",
@@ -165,7 +158,7 @@ fn a_signup_that_never_matches_its_success_statuses_fails_the_run() {
         c.replacen("success = [201]", "success = [200]", 1)
     });
     let out = tmp.path().join("signup");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--users",
         "4",
@@ -198,7 +191,7 @@ fn an_aborted_open_model_run_under_its_rate_is_invalid_with_both_reasons() {
     let (mut server, url) = common::serve_child("127.0.0.1:0", &["--inject-latency", "20ms"]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("open");
-    let o = loadtest(&[
+    let o = loadtest([
         "smoke",
         "--host",
         &url,

@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod cookies;
 pub mod flows;
+mod monitor;
 pub mod pacing;
 pub mod progress;
 pub mod recorder;
@@ -12,9 +13,8 @@ mod silence;
 pub mod steps;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use goose::config::GooseConfiguration;
@@ -264,86 +264,21 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
         .map_err(internal)?
         .register_scenario(scenario.map_err(internal)?);
 
-    // Why the run stopped early, if it did (set before the killswitch is pulled).
-    let stop_reason: Arc<Mutex<Option<(String, bool)>>> = Arc::new(Mutex::new(None));
-    let stop = {
-        let stop_reason = stop_reason.clone();
-        move |reason: String, unjudgeable: bool| {
-            let mut r = stop_reason.lock().unwrap_or_else(|e| e.into_inner());
-            if r.is_none() {
-                *r = Some((reason.clone(), unjudgeable));
-                goose::trigger_killswitch(&reason);
-            }
-        }
-    };
+    let stopper = monitor::Stopper::default();
     let started_at = time::OffsetDateTime::now_utc();
-    let monitor = {
-        let recorder = recorder.clone();
-        let others: Vec<Arc<Recorder>> = recorders[1..].to_vec();
-        let stop = stop.clone();
-        // A paired run is never aborted early: a comparison needs both sides complete.
-        let mut gate = (plan.abort_early && !paired)
-            .then(|| abort::AbortGate::new(plan.rules.clone(), profile.first_ramp_end()));
-        let progress = plan.progress;
-        let tty = progress && std::io::stderr().is_terminal();
-        let limit = watchdog_limit(planned);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let mut n = 0u64;
-            let mut signalled = false;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = crate::interrupt::cancelled(), if !signalled => {
-                        signalled = true;
-                        let sig = crate::interrupt::requested().unwrap_or(crate::interrupt::SIGINT);
-                        stop(format!("interrupted ({})", crate::interrupt::signal_name(sig)), false);
-                    }
-                }
-                // Goose resets its killswitch when it starts: a signal that arrived before
-                // then is re-applied on every tick.
-                if signalled && !goose::is_killswitch_triggered() {
-                    goose::trigger_killswitch("interrupted");
-                }
-                n += 1;
-                recorder.sample_users();
-                others.iter().for_each(|r| r.sample_users());
-                let live = recorder.live(5);
-                if tty {
-                    eprint!(
-                        "\r\x1b[2K{}",
-                        progress::bar_line(&live, planned, progress::WIDTH)
-                    );
-                } else if progress && n.is_multiple_of(5) {
-                    for line in progress::plain_lines(&live, planned) {
-                        eprintln!("{line}");
-                    }
-                }
-                let requests: u64 = live.flows.iter().map(|f| f.requests).sum();
-                if live.elapsed >= Duration::from_secs(5)
-                    && requests > 0
-                    && live.connect_errors == requests
-                {
-                    stop(
-                        format!("target unreachable: all {requests} requests failed to connect"),
-                        true,
-                    );
-                }
-                if live.elapsed > limit {
-                    stop(
-                        format!("watchdog: run exceeded {} s", limit.as_secs()),
-                        false,
-                    );
-                }
-                while let Some((from, to)) = gate.as_ref().and_then(|g| g.due(live.elapsed)) {
-                    let window = recorder.window(from, to);
-                    if let Some(reason) = gate.as_mut().and_then(|g| g.check(&window)) {
-                        stop(reason, false);
-                    }
-                }
-            }
-        })
-    };
+    let monitor = monitor::spawn(
+        recorder.clone(),
+        recorders[1..].to_vec(),
+        stopper.clone(),
+        monitor::Watch {
+            planned,
+            limit: watchdog_limit(planned),
+            progress: plan.progress,
+            // A paired run is never aborted early: a comparison needs both sides complete.
+            gate: (plan.abort_early && !paired)
+                .then(|| abort::AbortGate::new(plan.rules.clone(), profile.first_ramp_end())),
+        },
+    );
     let scraper = crate::server::Scraper::start(&plan.server_metrics, recorder.start());
     // A second signal exits at once: this writes run.json synchronously from what was
     // measured so far (marked partial), so the run is never lost.
@@ -382,10 +317,7 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
         attack.execute().await
     };
     monitor.abort();
-    if plan.progress && std::io::stderr().is_terminal() {
-        // Clear the bar so the summary starts on a clean line.
-        eprint!("\r\x1b[2K");
-    }
+    monitor::clear_progress(plan.progress);
     let scraped = scraper.finish().await;
     scrub_goose_reports(&plan.out_dir);
     let measured: u64 = recorders
@@ -407,10 +339,7 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
         }
         Err(e) => return Err(internal(e)),
     };
-    let stopped = stop_reason
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let stopped = stopper.reason();
     // Goose's own Ctrl-C handler pulls the killswitch without telling us.
     let stopped = stopped.or_else(|| {
         goose::is_killswitch_triggered().then(|| ("interrupted (SIGINT)".to_string(), false))

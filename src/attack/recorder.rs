@@ -10,50 +10,9 @@ use hdrhistogram::Histogram;
 
 use crate::histogram::{encode, new_histogram, Summary};
 use crate::record::{FlowRecord, SecondRecord};
+use crate::text::sanitize;
 
-/// The flows the harness drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Flow {
-    Signup,
-    Login,
-    Validate,
-    Refresh,
-    Logout,
-    /// The old token reused right after logout: must be rejected. An acceptance is a
-    /// `security-finding` failure (caches not invalidated, sessions not revoked).
-    Reuse,
-    /// Pre-steps of any flow (e.g. `GET /login/` for a CSRF token): timed and counted as a
-    /// flow of their own, so the flows they prepare keep their own latency.
-    Prepare,
-}
-
-impl Flow {
-    pub const ALL: [Flow; 7] = [
-        Flow::Signup,
-        Flow::Login,
-        Flow::Validate,
-        Flow::Refresh,
-        Flow::Logout,
-        Flow::Reuse,
-        Flow::Prepare,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Flow::Signup => "signup",
-            Flow::Login => "login",
-            Flow::Validate => "validate",
-            Flow::Refresh => "refresh",
-            Flow::Logout => "logout",
-            Flow::Reuse => "logout-reuse",
-            Flow::Prepare => "prepare",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use crate::flow::Flow;
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,20 +94,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking user task cannot leave the counters half-updated in a way that matters
     // more than losing the run; keep recording.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Makes target-supplied text safe for logs and reports: no control characters (ANSI escapes
-/// included), bounded length.
-pub fn sanitize(text: &str, max_chars: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max_chars)
-        .collect();
-    if text.chars().count() > max_chars {
-        out.push('…');
-    }
-    out
 }
 
 impl Recorder {
@@ -454,7 +399,5 @@ mod tests {
         let v = r.users_per_second(3);
         assert_eq!(v.len(), 3);
         assert_eq!(v[0], 2);
-        assert_eq!(sanitize("a\u{7}b", 10), "a b");
-        assert_eq!(sanitize("abcdef", 3), "abc…");
     }
 }

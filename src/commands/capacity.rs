@@ -188,7 +188,7 @@ async fn step(
     let dir = root.join(&run_dir);
     let profile = step_profile(args, weights, rate)?;
     let inputs = RunInputs {
-        full_plan: crate::merge::plan_fingerprint(&profile),
+        full_plan: crate::shard::plan_fingerprint(&profile),
         profile,
         rules: vec![rule.clone()],
         target: Target::Host(host.to_string()),

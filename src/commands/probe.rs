@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::attack::recorder::sanitize;
 use crate::attack::steps::{self, Session};
 use crate::attack::{self, flows::generate_password};
 use crate::cli::ProbeArgs;
 use crate::contract::{Contract, Endpoint, Source, REFRESH_SLOT};
 use crate::error::Failure;
 use crate::target::{start, TargetConfig};
+use crate::text::sanitize;
 
 /// Largest body read per step.
 const BODY_LIMIT: usize = 1 << 20;

@@ -12,8 +12,8 @@ use crate::error::Failure;
 use crate::export::{self, Exporter};
 use crate::profile::{Overrides, Profile, Profiles};
 use crate::record::{RunRecord, RunVerdict};
-use crate::target::store::redact_url;
 use crate::target::{start, Mode, TargetConfig};
+use crate::text::redact_url;
 use crate::thresholds::{Rule, ThresholdSet};
 
 /// Default rules (or `--thresholds FILE`), then each `--threshold` replacing the rule with the
@@ -228,7 +228,7 @@ pub struct RunInputs {
     pub redact: Vec<String>,
     /// Prometheus scraping, before the host is known (`ScrapeConfig::for_host`).
     pub server_metrics: crate::server::ScrapeConfig,
-    pub shard: Option<crate::merge::ShardSpec>,
+    pub shard: Option<crate::shard::ShardSpec>,
     pub start_at: Option<time::OffsetDateTime>,
 }
 
@@ -262,13 +262,13 @@ impl RunInputs {
     /// Resolves everything but the profile, which the caller built.
     pub fn with_profile(profile: Profile, args: &RunArgs) -> Result<RunInputs, Failure> {
         // A shard runs its share of every stage's users (docs/DISTRIBUTED.md).
-        let full_plan = crate::merge::plan_fingerprint(&profile);
+        let full_plan = crate::shard::plan_fingerprint(&profile);
         let profile = match args.shard {
-            Some(s) => crate::merge::shard_profile(&profile, s)?,
+            Some(s) => crate::shard::shard_profile(&profile, s)?,
             None => profile,
         };
         if let Some(at) = args.start_at {
-            crate::merge::start_delay(at, time::OffsetDateTime::now_utc())?;
+            crate::shard::start_delay(at, time::OffsetDateTime::now_utc())?;
         }
         let server_metrics = crate::server::ScrapeConfig::from_args(
             args.server_metrics.as_deref(),
@@ -366,7 +366,7 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         eprintln!("{line}");
     }
     if let Some(at) = inputs.start_at {
-        crate::merge::sleep_until(at, inputs.shard).await;
+        crate::shard::sleep_until(at, inputs.shard).await;
     }
     let plan = AttackPlan {
         profile: profile.clone(),

@@ -6,8 +6,8 @@ use crate::cli::ServeArgs;
 use crate::error::Failure;
 use crate::target::cache::CacheConfig;
 use crate::target::faults::Faults;
-use crate::target::store::redact_url;
 use crate::target::{start, TargetConfig};
+use crate::text::redact_url;
 
 /// The library configuration a `serve` command line describes.
 pub fn config_from(args: &ServeArgs) -> TargetConfig {

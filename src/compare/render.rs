@@ -2,8 +2,8 @@
 
 use super::stats::Verdict;
 use super::{CompareMetric, Comparison, Row};
-use crate::attack::recorder::sanitize;
 use crate::console::{wrap, WIDTH};
+use crate::text::sanitize;
 
 /// A value in the metric's unit.
 pub fn value(metric: CompareMetric, v: f64) -> String {

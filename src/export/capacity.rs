@@ -7,7 +7,7 @@ use minijinja::Value;
 use serde::Serialize;
 
 use super::{charts, ExportError};
-use crate::attack::recorder::sanitize;
+use crate::text::sanitize;
 use crate::thresholds::{Metric, Rule};
 
 /// One step of a capacity search.

@@ -27,9 +27,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ExportError;
-use crate::attack::recorder::sanitize;
 use crate::histogram::decode;
 use crate::record::{FlowRecord, Phase, RunRecord, SecondRecord};
+use crate::text::sanitize;
 
 /// Chart size in pixels (the page scales it down on narrow screens).
 pub const WIDTH: u32 = 960;
@@ -790,7 +790,7 @@ pub fn recovery_over_time(
     flows: &[&FlowRecord],
     timeline: &Timeline,
     phases: &[Phase],
-    recovery: &crate::phases::Recovery,
+    recovery: &crate::record::Recovery,
 ) -> Result<String, ExportError> {
     let [_, p95, _] = merged_latency_series(flows, timeline)?;
     let limit = if recovery.limit_ms.is_finite() {

@@ -19,12 +19,12 @@ use serde::Serialize;
 
 use super::charts::{self, Series};
 use super::{run_seconds, ExportError};
-use crate::attack::recorder::sanitize;
 use crate::compare::render::{change, headline, value};
 use crate::compare::stats::{median, Verdict};
 use crate::compare::Comparison;
 use crate::histogram::{decode, new_histogram};
 use crate::record::RunRecord;
+use crate::text::sanitize;
 
 const TEMPLATE: &str = include_str!("compare.html.jinja");
 

@@ -21,11 +21,11 @@ use serde::Serialize;
 
 use super::junit::xml_formatter;
 use super::ExportError;
-use crate::attack::recorder::sanitize;
 use crate::compare::render::{change, headline, text, value};
 use crate::compare::stats::Verdict;
 use crate::compare::{Comparison, Row};
 use crate::record::RunRecord;
+use crate::text::sanitize;
 
 const TEMPLATE: &str = include_str!("compare.junit.xml.jinja");
 

@@ -64,7 +64,7 @@ impl Exporter for HlogExporter {
         out.push_str("#[Histogram log format version 1.3]\n");
         out.push_str(&format!(
             "#[StartTime: {start:.3} (seconds since epoch), {}]\n",
-            crate::attack::recorder::sanitize(&record.meta.started_at, 40)
+            crate::text::sanitize(&record.meta.started_at, 40)
         ));
         out.push_str(&format!("#[BaseTime: {start:.3} (seconds since epoch)]\n"));
         out.push_str(&format!(

@@ -11,9 +11,9 @@ use super::{
     charts, flow_stats, fmt_duration, fmt_ms, fmt_rate, threshold_rows, verdict_label, ExportError,
     Exporter, ThresholdRow,
 };
-use crate::attack::recorder::sanitize;
-use crate::phases::Recovery;
+use crate::record::Recovery;
 use crate::record::RunRecord;
+use crate::text::sanitize;
 
 pub struct HtmlExporter;
 

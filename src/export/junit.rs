@@ -14,9 +14,9 @@ use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
 use super::{ExportError, Exporter};
-use crate::attack::recorder::sanitize;
 use crate::console;
 use crate::record::RunRecord;
+use crate::text::sanitize;
 
 pub struct JunitExporter;
 

@@ -10,33 +10,9 @@ use super::{
 };
 use crate::error::Failure;
 use crate::record::RunRecord;
+use crate::text::escape_markdown;
 
 pub struct MarkdownExporter;
-
-/// Text from the record made inert in Markdown (and in the HTML GitHub allows inside it):
-/// control characters become spaces, `&`, `<`, `>` become entities, Markdown punctuation and
-/// `|` are backslash-escaped, and the text is cut to `max` characters.
-pub fn escape(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '(' | ')' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn verdict_icon(record: &RunRecord) -> &'static str {
     match record.outcome.verdict {
@@ -60,7 +36,7 @@ impl Exporter for MarkdownExporter {
         let mut md = format!(
             "### {} loadtest {}: {}",
             verdict_icon(r),
-            escape(&r.meta.profile, 60),
+            escape_markdown(&r.meta.profile, 60),
             verdict_label(r)
         );
         if !r.thresholds.is_empty() {
@@ -72,19 +48,19 @@ impl Exporter for MarkdownExporter {
         md.push_str("\n\n");
         md.push_str(&format!(
             "Target {} · {} · up to {} users · run {}",
-            escape(&r.meta.host, 120),
+            escape_markdown(&r.meta.host, 120),
             fmt_duration(r.meta.duration_s),
             r.meta.max_users,
-            escape(&r.meta.run_id, 40)
+            escape_markdown(&r.meta.run_id, 40)
         ));
         if r.outcome.partial {
             md.push_str(" · **partial run**");
         }
         if let Some(reason) = &r.outcome.reason {
-            md.push_str(&format!(" · {}", escape(reason, 1000)));
+            md.push_str(&format!(" · {}", escape_markdown(reason, 1000)));
         }
         if let Some(rate) = &r.meta.rate {
-            md.push_str(&format!("\n\n{}", escape(&rate.describe(), 300)));
+            md.push_str(&format!("\n\n{}", escape_markdown(&rate.describe(), 300)));
         }
         if r.meta.delayed_retries > 0 {
             md.push_str(&format!(
@@ -99,12 +75,12 @@ impl Exporter for MarkdownExporter {
         for (f, _) in flow_stats(r)? {
             let mut errors = format!("{} ({:.2}%)", f.failed, f.error_pct);
             if !f.error_classes.is_empty() {
-                errors.push_str(&format!(": {}", escape(&f.error_classes, 400)));
+                errors.push_str(&format!(": {}", escape_markdown(&f.error_classes, 400)));
             }
             let s = &f.summary;
             md.push_str(&format!(
                 "| {} | {} | {errors} | {} | {} | {} | {} | {} | {} | {} |\n",
-                escape(&f.name, 40),
+                escape_markdown(&f.name, 40),
                 f.requests,
                 fmt_rate(f.rps),
                 fmt_ms(s.p50),
@@ -122,9 +98,9 @@ impl Exporter for MarkdownExporter {
                 md.push_str(&format!(
                     "| {} | {} | {} | {} |\n",
                     if t.passed { "✅" } else { "❌" },
-                    escape(&t.rule, 80),
-                    escape(&t.observed, 30),
-                    escape(&t.limit, 30)
+                    escape_markdown(&t.rule, 80),
+                    escape_markdown(&t.observed, 30),
+                    escape_markdown(&t.limit, 30)
                 ));
             }
         }
@@ -234,8 +210,6 @@ mod tests {
         assert!(!md.contains(HOSTILE_HOST) && !md.contains(HOSTILE_FLOW));
         assert!(!md.contains('<'), "no raw markup at all: {md}");
         assert!(md.contains("evil&lt;svg onload=alert\\(1\\)&gt;"), "{md}");
-        assert_eq!(escape("a|b\nc", 10), "a\\|b c");
-        assert_eq!(escape("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! both sides' runs: [`compare_html`] and [`compare_junit`].
 //!
 //! Everything that came from the target or the command line is hostile text: HTML and XML
-//! are written through auto-escaping templates, Markdown through [`markdown::escape`].
+//! are written through auto-escaping templates, Markdown through [`crate::text::escape_markdown`].
 
 pub mod capacity;
 pub mod charts;

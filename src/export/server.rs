@@ -5,10 +5,10 @@
 use minijinja::Value;
 use serde::Serialize;
 
-use super::markdown::escape;
 use super::{charts, fmt_ms, run_seconds, ExportError};
 use crate::record::RunRecord;
 use crate::server::ScrapeRecord;
+use crate::text::escape_markdown;
 
 /// A fraction as `97.3%`, or `-`.
 pub fn pct(v: Option<f64>) -> String {
@@ -169,7 +169,7 @@ pub fn markdown(r: &RunRecord) -> String {
         md.push_str(&format!(
             "\n**Server** ({} scrapes of {}): cache hit ratio **{}** · DB queries/request **{}** · {} requests, {} DB queries",
             s.scrapes,
-            escape(&s.url, 100),
+            escape_markdown(&s.url, 100),
             s.cache_hit_ratio,
             s.db_queries_per_request,
             s.requests,
@@ -185,7 +185,7 @@ pub fn markdown(r: &RunRecord) -> String {
         for h in &v.headers {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
-                escape(&h.flow, 40),
+                escape_markdown(&h.flow, 40),
                 h.responses,
                 h.db_queries_per_request,
                 h.cache_hits,
@@ -201,9 +201,9 @@ pub fn markdown(r: &RunRecord) -> String {
             .map(|x| {
                 format!(
                     "{} **{}** ({})",
-                    escape(&x.scope, 40),
+                    escape_markdown(&x.scope, 40),
                     x.after,
-                    escape(&x.rule, 60)
+                    escape_markdown(&x.rule, 60)
                 )
             })
             .collect();

@@ -19,7 +19,6 @@ pub use headers::{FlowHeaders, HeaderStats};
 pub use mapping::{Mapping, RoleValues};
 pub use scrape::{ScrapeConfig, Scraper};
 
-use crate::record::RunRecord;
 use crate::thresholds::Metric;
 
 /// The scope name of server-wide (scraped) figures in threshold rules.
@@ -244,8 +243,8 @@ impl ScrapeRecord {
 
 /// Observed value of a server-side metric (`cache_hit_ratio`, `db_queries_per_request`):
 /// scope `server` from the scrapes, a flow or `all` from the response headers.
-pub fn observe(record: &RunRecord, scope: &str, metric: &Metric) -> Option<f64> {
-    let server = record.server.as_ref()?;
+pub fn observe(server: Option<&ServerRecord>, scope: &str, metric: &Metric) -> Option<f64> {
+    let server = server?;
     if scope.eq_ignore_ascii_case(SCOPE) {
         let s = server.scrape.as_ref()?;
         return match metric {
@@ -263,8 +262,12 @@ pub fn observe(record: &RunRecord, scope: &str, metric: &Metric) -> Option<f64> 
 }
 
 /// The scraped figures over time spans (phases): deltas summed over every span.
-pub fn observe_spans(record: &RunRecord, metric: &Metric, spans: &[(f64, f64)]) -> Option<f64> {
-    let s = record.server.as_ref()?.scrape.as_ref()?;
+pub fn observe_spans(
+    server: Option<&ServerRecord>,
+    metric: &Metric,
+    spans: &[(f64, f64)],
+) -> Option<f64> {
+    let s = server?.scrape.as_ref()?;
     let mut total: Option<Counts> = None;
     for &(from, to) in spans {
         if let Some(d) = s.window(from, to) {

@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 
 use super::mapping::{Mapping, RoleValues};
 use super::{ScrapePoint, ScrapeRecord};
-use crate::attack::recorder::sanitize;
 use crate::error::Failure;
+use crate::text::sanitize;
 
 /// Time between scrapes.
 pub const INTERVAL: Duration = Duration::from_secs(2);
@@ -164,7 +164,7 @@ impl Scraper {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let mut record = ScrapeRecord {
-                url: crate::target::store::redact_url(&url),
+                url: crate::text::redact_url(&url),
                 mapping: config.mapping_source.clone(),
                 interval_s: INTERVAL.as_secs_f64(),
                 ..ScrapeRecord::default()

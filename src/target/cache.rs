@@ -268,7 +268,7 @@ impl AuthCache {
 /// Opens a Redis connection manager, failing within 5 s when nothing answers.
 pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
     let err = |source| CacheError::Connect {
-        url: super::store::redact_url(url),
+        url: crate::text::redact_url(url),
         source,
     };
     let client = redis::Client::open(url).map_err(err)?;

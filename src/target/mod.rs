@@ -125,6 +125,15 @@ impl TargetError {
     }
 }
 
+impl From<TargetError> for crate::error::Failure {
+    fn from(e: TargetError) -> crate::error::Failure {
+        crate::error::Failure {
+            code: e.exit_code() as u8,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Shared state of one server instance.
 pub struct AppState {
     pub store: Store,

@@ -17,6 +17,7 @@ use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 
 use super::metrics::count_db_query;
 use super::Mode;
+use crate::text::redact_url;
 
 /// Which database engine backs a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -623,17 +624,6 @@ fn connect_err(url: &str, source: sqlx::Error) -> StoreError {
     StoreError::Connect {
         url: redact_url(url),
         source,
-    }
-}
-
-/// A database URL with any password replaced, fit for messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("[redacted]"));
-            u.to_string()
-        }
-        _ => url.to_string(),
     }
 }
 

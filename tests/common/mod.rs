@@ -185,3 +185,25 @@ pub fn load_run_args(host: &str, out: &std::path::Path, users: u32, extra: &[&st
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
+
+/// Runs the `loadtest` binary to its end and returns what it printed and its exit status.
+pub fn loadtest<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(args)
+        .output()
+        .expect("run loadtest")
+}
+
+/// [`loadtest`] from the temporary directory, so an output a test forgot to point elsewhere
+/// never lands in the repository.
+pub fn loadtest_in_tmp<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run loadtest")
+}

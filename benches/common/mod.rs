@@ -1,0 +1,19 @@
+//! Helpers shared by the reference API's benchmarks (cache, query, validate_path).
+
+#![allow(dead_code)]
+
+use tokio::runtime::Runtime;
+
+/// The runtime every async benchmark runs on: two workers, like the 2-core CI runner.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Now, in Unix seconds (the store's timestamps).
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
