@@ -73,8 +73,14 @@ mod tests {
     #[test]
     fn redact_url_hides_only_the_password() {
         let shown = redact_url("postgres://u:secret@h:5432/db");
-        assert!(!shown.contains("secret") && shown.contains("redacted"), "{shown}");
-        assert!(shown.starts_with("postgres://u:") && shown.ends_with("@h:5432/db"), "{shown}");
+        assert!(
+            !shown.contains("secret") && shown.contains("redacted"),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("postgres://u:") && shown.ends_with("@h:5432/db"),
+            "{shown}"
+        );
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
     }
 }
