@@ -48,6 +48,8 @@ fn validate_p95(dir: &Path) -> serde_json::Value {
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("c.json")).unwrap()).unwrap();
     assert_eq!(c["method"], "paired", "{c}");
+    // 17 s: 8 users ramp 1 s; the steady state (t = 2..17) holds 7 or 8 blocks of 2 s.
+    assert!(c["paired"]["blocks"].as_u64().unwrap() >= 6, "{c}");
     c["rows"]
         .as_array()
         .unwrap()

@@ -272,7 +272,13 @@ pub fn compare(a: &RunRecord, b: &RunRecord, opts: &Options) -> Result<Compariso
             });
         }
     }
-    let blocks_total = flows.first().map_or(0, |_| blocks(&sa[0], &sb[0]).len());
+    // Blocks of the flow that ran longest (signup runs only at the start).
+    let blocks_total = sa
+        .iter()
+        .zip(&sb)
+        .map(|(x, y)| blocks(x, y).len())
+        .max()
+        .unwrap_or(0);
     let label = |r: &RunRecord| {
         format!(
             "{} {} ({}) {}",
