@@ -9,7 +9,6 @@
 //! Logout and password change invalidate both tiers at once, so a revoked token is rejected
 //! on the very next request. Redis failures degrade to a miss; they never fail a request.
 
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -63,37 +62,7 @@ pub enum Tier {
     Redis,
 }
 
-/// Hashes a token digest by its first 8 bytes. A SHA-256 digest is already uniformly
-/// distributed, so SipHash (moka's default, ~20 ns for 32 bytes) buys nothing; and only
-/// digests of tokens the API itself issued and validated are ever inserted, so a client
-/// cannot choose colliding keys.
-#[derive(Default, Clone, Copy)]
-pub struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        match bytes.first_chunk::<8>() {
-            Some(head) => self.0 ^= u64::from_le_bytes(*head),
-            // Short writes (none for a digest key, but `Hash` may emit them): mix them in.
-            None => {
-                for b in bytes {
-                    self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-                }
-            }
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        // The slice length `Hash` writes first (always 32 here): no information.
-        self.0 ^= n as u64;
-    }
-}
-
-type DigestMap = SyncCache<TokenDigest, Session, BuildHasherDefault<DigestHasher>>;
+type DigestMap = SyncCache<TokenDigest, Session>;
 
 /// Token and user caches with an optional Redis tier.
 #[derive(Clone)]
@@ -117,7 +86,7 @@ impl AuthCache {
             tokens: SyncCache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.token_ttl)
-                .build_with_hasher(BuildHasherDefault::default()),
+                .build(),
             users: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.user_ttl)
