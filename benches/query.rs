@@ -65,6 +65,7 @@ async fn seeded_store(url: Option<&str>, mode: Mode, users: u64, phc: &str, t: i
                         user,
                         &active_token(k),
                         &token_hash(&format!("bench-refresh-{k}")),
+                        &format!("bench-family-{k}"),
                         t,
                         t + 3_600,
                         t + 86_400,
@@ -182,7 +183,15 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &str, url: Option<&st
                     async move {
                         black_box(
                             store
-                                .create_session(user, &hash, &refresh, t, t + 3_600, t + 86_400)
+                                .create_session(
+                                    user,
+                                    &hash,
+                                    &refresh,
+                                    &hash,
+                                    t,
+                                    t + 3_600,
+                                    t + 86_400,
+                                )
                                 .await
                                 .expect("insert"),
                         )

@@ -184,16 +184,23 @@ async fn status_codes_on(b: &Backend) {
         "{name}: old access after refresh"
     );
     assert_eq!(
+        api.me(Some(&format!("Bearer {access2}"))).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
         api.post("/refresh", json!({"refresh_token": refresh}))
             .await
             .status(),
         StatusCode::UNAUTHORIZED,
         "{name}: refresh reuse"
     );
+    // The reuse revoked the whole family (reusing_a_rotated_refresh_token_revokes_its_whole_family).
     assert_eq!(
         api.me(Some(&format!("Bearer {access2}"))).await.status(),
-        StatusCode::OK
+        StatusCode::UNAUTHORIZED,
+        "{name}: newest pair after a reuse"
     );
+    let (access2, _) = api.tokens("alice@example.com", "password1").await;
 
     // logout revokes immediately (cache invalidated in optimized mode)
     assert_eq!(
@@ -526,7 +533,7 @@ async fn session_plan(config: &TargetConfig, mode: Mode) -> String {
     for i in 1..=1500_i64 {
         let hash = format!("{i:064x}");
         store
-            .create_session(i, &hash, &hash, now, now + 900, now + 9000)
+            .create_session(i, &hash, &hash, &hash, now, now + 900, now + 9000)
             .await
             .unwrap();
     }
@@ -597,5 +604,313 @@ async fn fifty_sqlite_targets_start_at_once_without_a_lock_error() {
     assert_eq!(statuses.len(), 50);
     for (i, s) in statuses.iter().enumerate() {
         assert_eq!(*s, StatusCode::CREATED, "target {i}");
+    }
+}
+
+/// Signup parses the address: what the harness, seeding and interop contracts generate passes;
+/// malformed shapes get 422 `invalid_email` naming the rule, and nothing is stored for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_accepts_generated_addresses_and_refuses_malformed_ones() {
+    let target = start(TargetConfig::default()).await.unwrap();
+    let api = Api::new(&target.url);
+    let good = [
+        "lt-0a1b2c3d4e-17@example.com",
+        "lt-my_run-3@loadtest.invalid",
+        "seed-5@seed.loadtest.invalid",
+        "lt-r1-2@example.org",
+        "o'brien+tag@example.com",
+    ];
+    for email in good {
+        let r = api.signup(email, "password1").await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{email}");
+        assert_eq!(
+            api.login(email, "password1").await.status(),
+            StatusCode::OK,
+            "{email}"
+        );
+    }
+    for (email, rule) in [
+        ("a'--@example.com", "begin and end with a letter or digit"),
+        ("x@y.co'; --", "whitespace"),
+        ("a..b@example.com", "not a valid address"),
+        ("a;b@example.com", "not a valid address"),
+        ("a@exa_mple.com", "must be a host name"),
+        ("a@[127.0.0.1]", "not a valid address"),
+        ("a@localhost", "must contain a dot"),
+        ("a@b..co", "empty label"),
+        ("\"q\"@example.com", "begin and end"),
+    ] {
+        let r = api.signup(email, "password1").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_email", "{email}");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains(rule), "{email}: {message}");
+    }
+    assert_eq!(
+        target.state.store.count(Table::Users).await.unwrap(),
+        good.len() as i64
+    );
+    target.shutdown().await;
+}
+
+fn assert_payload_too_large(status: u16, body: &str, what: &str) {
+    assert_eq!(status, 413, "{what}: {body}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
+    assert_eq!(v["error"], "payload_too_large", "{what}");
+    assert!(
+        v["message"].as_str().unwrap().contains("65536 bytes"),
+        "{what}: {body}"
+    );
+}
+
+/// Sends raw bytes on one connection and returns the status and body of the answer (the
+/// server closes after a 413, so reading to the end terminates).
+async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                });
+                if len.is_some_and(|n| body.len() >= n) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Bodies over 64 KiB get 413 with the API's JSON error shape: a declared `Content-Length`
+/// over the limit at once (before any body byte is sent), a chunked body once it passes the
+/// limit; a body just under the limit is read and judged as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_with_the_json_error_shape() {
+    const LIMIT: usize = 64 * 1024;
+    let target = start(TargetConfig::default()).await.unwrap();
+    let api = Api::new(&target.url);
+    let padded = |total: usize| {
+        let head = r#"{"email":"big@example.com","password":"password1","pad":""#;
+        let tail = r#""}"#;
+        format!(
+            "{head}{}{tail}",
+            "x".repeat(total - head.len() - tail.len())
+        )
+    };
+    let send = |body: String| {
+        api.http
+            .post(format!("{}/signup", api.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Just under and at the limit: read and judged (unknown field `pad` is ignored).
+    let r = send(padded(LIMIT)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // One byte over.
+    let r = send(padded(LIMIT + 1)).await.unwrap();
+    let status = r.status().as_u16();
+    assert_payload_too_large(status, &r.text().await.unwrap(), "content-length limit+1");
+    // A declared 1 GiB: refused from the headers alone, nothing of the body is awaited.
+    let (status, body) = raw_exchange(
+        target.addr,
+        b"POST /api/v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 1073741824\r\n\r\n",
+    )
+    .await;
+    assert_payload_too_large(status, &body, "declared 1 GiB");
+    // Chunked, no length declared: cut once the limit is passed.
+    let mut req =
+        b"POST /api/v1/auth/refresh HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                    transfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..9 {
+        req.extend_from_slice(format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192)).as_bytes());
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let (status, body) = raw_exchange(target.addr, &req).await;
+    assert_payload_too_large(status, &body, "chunked 72 KiB");
+    // The refusals are counted like any answer.
+    let metrics = api
+        .http
+        .get(format!("{}/metrics", target.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("http_requests_total{route=\"/api/v1/auth/signup\",status=\"413\"} 1"),
+        "{metrics}"
+    );
+    target.shutdown().await;
+}
+
+async fn refresh_pair(api: &Api, refresh: &str) -> Result<(String, String), StatusCode> {
+    let r = api
+        .post("/refresh", json!({"refresh_token": refresh}))
+        .await;
+    if r.status() != StatusCode::OK {
+        return Err(r.status());
+    }
+    let v: Value = r.json().await.unwrap();
+    Ok((
+        v["access_token"].as_str().unwrap().to_string(),
+        v["refresh_token"].as_str().unwrap().to_string(),
+    ))
+}
+
+async fn me_status(api: &Api, access: &str) -> StatusCode {
+    api.me(Some(&format!("Bearer {access}"))).await.status()
+}
+
+async fn family_reuse_on(b: &Backend) {
+    let target = start(b.config.clone()).await.expect("start");
+    let api = Api::new(&target.url);
+    let name = &b.name;
+    assert_eq!(
+        api.signup("fam@example.com", "password1").await.status(),
+        StatusCode::CREATED
+    );
+    let (_, r0) = api.tokens("fam@example.com", "password1").await;
+    // A second login: another family, which a reuse in the first must not touch.
+    let (other_access, other_refresh) = api.tokens("fam@example.com", "password1").await;
+    let (a1, r1) = refresh_pair(&api, &r0).await.expect("first rotation");
+    let (a2, r2) = refresh_pair(&api, &r1).await.expect("second rotation");
+    assert_eq!(
+        me_status(&api, &a1).await,
+        StatusCode::UNAUTHORIZED,
+        "{name}: a1 rotated"
+    );
+    // Validate a2 twice: in optimized mode it is now served from the token cache.
+    for _ in 0..2 {
+        assert_eq!(
+            me_status(&api, &a2).await,
+            StatusCode::OK,
+            "{name}: newest pair"
+        );
+    }
+    // Reuse of the first, long-rotated refresh token: 401, and the whole family ends.
+    assert_eq!(
+        refresh_pair(&api, &r0).await,
+        Err(StatusCode::UNAUTHORIZED),
+        "{name}: reuse of r0"
+    );
+    assert_eq!(
+        me_status(&api, &a2).await,
+        StatusCode::UNAUTHORIZED,
+        "{name}: newest access token still works after a reuse (cache not invalidated?)"
+    );
+    assert_eq!(
+        refresh_pair(&api, &r2).await,
+        Err(StatusCode::UNAUTHORIZED),
+        "{name}: newest refresh token still works after a reuse"
+    );
+    // The other family is untouched, and rotates normally.
+    assert_eq!(
+        me_status(&api, &other_access).await,
+        StatusCode::OK,
+        "{name}"
+    );
+    let (other_a1, _) = refresh_pair(&api, &other_refresh)
+        .await
+        .unwrap_or_else(|s| panic!("{name}: other family refresh: {s}"));
+    assert_eq!(me_status(&api, &other_a1).await, StatusCode::OK, "{name}");
+    // A refresh token of a logged-out session is dead too.
+    let (a, r) = api.tokens("fam@example.com", "password1").await;
+    assert_eq!(
+        api.post_auth("/logout", &a, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        refresh_pair(&api, &r).await,
+        Err(StatusCode::UNAUTHORIZED),
+        "{name}: refresh after logout"
+    );
+    target.shutdown().await;
+    eprintln!("BACKEND EXERCISED: refresh-token family on {name}");
+}
+
+/// OWASP refresh-token rotation with reuse detection, on every backend and mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_a_rotated_refresh_token_revokes_its_whole_family() {
+    let mut n = 0;
+    for mode in [Mode::Baseline, Mode::Optimized] {
+        for b in backends(mode) {
+            family_reuse_on(&b).await;
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+/// Eight concurrent uses of one refresh token: at most one rotation succeeds, and since the
+/// others are reuse, no pair handed out survives — whatever order the server ran them in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uses_of_one_refresh_token_leave_no_live_pair() {
+    for mode in [Mode::Baseline, Mode::Optimized] {
+        for b in backends(mode) {
+            let target = start(b.config.clone()).await.expect("start");
+            let api = Api::new(&target.url);
+            api.signup("race@example.com", "password1").await;
+            let (access, r0) = api.tokens("race@example.com", "password1").await;
+            assert_eq!(me_status(&api, &access).await, StatusCode::OK);
+            let results = futures::future::join_all((0..8).map(|_| refresh_pair(&api, &r0))).await;
+            let issued: Vec<(String, String)> =
+                results.into_iter().filter_map(Result::ok).collect();
+            assert!(
+                issued.len() <= 1,
+                "{}: {} rotations of one token",
+                b.name,
+                issued.len()
+            );
+            for (a, r) in &issued {
+                assert_eq!(
+                    me_status(&api, a).await,
+                    StatusCode::UNAUTHORIZED,
+                    "{}",
+                    b.name
+                );
+                assert_eq!(
+                    refresh_pair(&api, r).await,
+                    Err(StatusCode::UNAUTHORIZED),
+                    "{}",
+                    b.name
+                );
+            }
+            assert_eq!(me_status(&api, &access).await, StatusCode::UNAUTHORIZED);
+            eprintln!(
+                "{}: {} of 8 concurrent refreshes rotated",
+                b.name,
+                issued.len()
+            );
+            target.shutdown().await;
+        }
     }
 }

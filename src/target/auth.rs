@@ -175,9 +175,21 @@ impl TokenSigner {
     }
 }
 
+/// Longest email accepted (RFC 5321: a forward path holds at most 254 characters of address).
+pub const EMAIL_MAX_LEN: usize = 254;
+
 /// Signup email rule; `Err` names the rule that failed.
+///
+/// The address is parsed by the `email_address` crate (RFC 5322 `addr-spec`) with no display
+/// name, no domain literal (`a@[10.0.0.1]`) and at least two domain labels (`a@localhost` is
+/// refused; any TLD is fine, `.invalid` included) whose labels are host-name labels (letters,
+/// digits, `-`; no `_`). On top of the RFC, a reference API keeps
+/// what mail providers accept: an unquoted local part (`"a b"@x.co` is refused) that begins
+/// and ends with a letter or digit (`o'brien@x.co` and `lt-run-7@x.co` pass,
+/// `a'--@x.co` and `-a@x.co` do not).
 pub fn check_email(email: &str) -> Result<(), &'static str> {
-    if email.len() > 254 {
+    use email_address::{EmailAddress, Error, Options};
+    if email.len() > EMAIL_MAX_LEN {
         return Err("email must be at most 254 characters");
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -189,6 +201,35 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
     }
     if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
         return Err("email domain must contain a dot, e.g. example.com");
+    }
+    let options = Options::default()
+        .with_required_tld()
+        .without_display_text()
+        .without_domain_literal();
+    EmailAddress::parse_with_options(email, options).map_err(|e| match e {
+        Error::LocalPartTooLong => "email local part must be at most 64 characters",
+        Error::DomainTooLong | Error::SubDomainTooLong => {
+            "email domain must be at most 254 characters, each label at most 63"
+        }
+        Error::SubDomainEmpty | Error::DomainInvalidSeparator => {
+            "email domain must not have an empty label, e.g. a..b"
+        }
+        Error::DomainTooFew => "email domain must contain a dot, e.g. example.com",
+        _ => {
+            "email is not a valid address (RFC 5322: letters, digits and !#$%&'*+/=?^_`{|}~- \
+              in dot-separated parts before '@', a host name after it)"
+        }
+    })?;
+    // RFC 5322 lets a domain label hold any atext (`exa_mple`); a host name does not.
+    if !domain
+        .chars()
+        .all(|c| c == '.' || c == '-' || c.is_alphanumeric())
+    {
+        return Err("email domain must be a host name: letters, digits and '-' between dots");
+    }
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    if !alnum(local.chars().next()) || !alnum(local.chars().last()) {
+        return Err("email local part must begin and end with a letter or digit");
     }
     Ok(())
 }
@@ -272,5 +313,56 @@ mod tests {
         assert!(check_password("longenough1").is_ok());
         assert_eq!(token_hash("abc").len(), 64);
         assert_ne!(random_token(), random_token());
+    }
+
+    #[test]
+    fn emails_are_parsed_not_pattern_matched() {
+        // What the harness, the seeding and the interop contracts generate, and real shapes.
+        for ok in [
+            "lt-0123456789-7@example.com",
+            "lt-my_run-42@loadtest.invalid",
+            "seed-12@seed.loadtest.invalid",
+            "a+b@x.co",
+            "o'brien@example.com",
+            "first.last@sub.example.org",
+            "x@y.co",
+            "\u{e9}l\u{e8}ve@\u{e9}cole.fr",
+        ] {
+            assert_eq!(check_email(ok), Ok(()), "{ok}");
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        for (bad, why) in [
+            ("a'--@example.com", "begin and end"),
+            ("-a@example.com", "begin and end"),
+            ("'or'1'='1@example.com", "begin and end"),
+            ("\"a b\"@example.com", "whitespace"),
+            ("\"ab\"@example.com", "begin and end"),
+            ("a..b@example.com", "not a valid address"),
+            (".a@example.com", "not a valid address"),
+            ("a.@example.com", "not a valid address"),
+            ("a;b@example.com", "not a valid address"),
+            ("a(b)@example.com", "not a valid address"),
+            ("<a@example.com>", "not a valid address"),
+            ("a@example.com'", "not a valid address"),
+            ("a@exa_mple.com", "host name"),
+            ("a@exa!mple.com", "host name"),
+            ("a@-example.com", "not a valid address"),
+            ("a@example-.com", "not a valid address"),
+            ("a@b..co", "empty label"),
+            ("a@[127.0.0.1]", "not a valid address"),
+            ("a@[10.0.0.1].x", "not a valid address"),
+            ("a@localhost", "dot"),
+            ("a@.example.com", "dot"),
+            ("a@example.com.", "dot"),
+            ("a@b@example.com", "exactly one"),
+            ("@example.com", "exactly one"),
+            ("a\tb@example.com", "whitespace"),
+            (long_local.as_str(), "at most 64"),
+            (long_label.as_str(), "label at most 63"),
+        ] {
+            let err = check_email(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }

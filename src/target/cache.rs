@@ -6,8 +6,8 @@
 //!   awaits — only the Redis tier is asynchronous;
 //! - users: user id → user row (TTL 15 min by default).
 //!
-//! Logout and password change invalidate both tiers at once, so a revoked token is rejected
-//! on the very next request. Redis failures degrade to a miss; they never fail a request.
+//! Logout, password change and a revoked refresh-token family invalidate both tiers at once,
+//! so a revoked token is rejected on the very next request. Redis failures degrade to a miss; they never fail a request.
 
 use std::time::Duration;
 
@@ -170,6 +170,20 @@ impl AuthCache {
             return;
         }
         self.users.invalidate(&user_id).await;
+        self.drop_tokens(token_hashes, Some(self.user_key(user_id)))
+            .await;
+    }
+
+    /// Drops the given token hashes (hex, as stored) from both tiers (a revoked
+    /// refresh-token family).
+    pub async fn invalidate_sessions(&self, token_hashes: &[String]) {
+        if self.config.skip_invalidation || token_hashes.is_empty() {
+            return;
+        }
+        self.drop_tokens(token_hashes, None).await;
+    }
+
+    async fn drop_tokens(&self, token_hashes: &[String], extra_key: Option<String>) {
         let digests: Vec<TokenDigest> = token_hashes
             .iter()
             .filter_map(|h| digest_from_hex(h))
@@ -178,8 +192,10 @@ impl AuthCache {
             self.tokens.invalidate(d);
         }
         let mut keys: Vec<String> = digests.iter().map(|d| self.token_key(d)).collect();
-        keys.push(self.user_key(user_id));
-        self.redis_del(&keys).await;
+        keys.extend(extra_key);
+        if !keys.is_empty() {
+            self.redis_del(&keys).await;
+        }
     }
 
     /// The cached user row.

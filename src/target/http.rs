@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +25,8 @@ use super::{AppState, Mode};
 pub enum ApiError {
     /// Malformed request body (not JSON, wrong fields).
     BadRequest(String),
+    /// A request body over [`MAX_BODY_BYTES`].
+    PayloadTooLarge,
     /// Input that breaks a signup rule; the message names the rule.
     Unprocessable(&'static str, &'static str),
     /// Unknown user or wrong password: one body for both (no user enumeration).
@@ -41,6 +43,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body larger than {MAX_BODY_BYTES} bytes"),
+            ),
             ApiError::Unprocessable(code, m) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, code, m.to_string())
             }
@@ -90,11 +97,19 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
         ApiError::BadRequest(r.body_text())
     }
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Largest request body the API reads (64 KiB; its JSON bodies are a few hundred bytes). A
+/// larger one is answered 413 with the usual JSON error body: at once when `Content-Length`
+/// declares more, as soon as the limit is passed otherwise (chunked bodies).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The router with every route and the tracking middleware.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -107,6 +122,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/auth/password", post(change_password))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -117,6 +133,9 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     let route = ServerMetrics::route_label(req.uri().path());
     let faulty = route.starts_with("/api/") || route == "other";
     let (mut resp, queries, cache) = with_request_stats(async {
+        if declared_length(req.headers()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return ApiError::PayloadTooLarge.into_response();
+        }
         if faulty && !state.faults.is_off() {
             if let Decision::InjectError = state.faults.apply(state.started).await {
                 return ApiError::Injected.into_response();
@@ -136,6 +155,18 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
         .metrics
         .observe_request(route, status, start.elapsed().as_secs_f64(), queries);
     resp
+}
+
+/// The `Content-Length` a request declares (a body that declares more than the limit is
+/// refused before any of it is read; one that does not is cut at the limit while reading).
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[derive(Deserialize)]
@@ -187,7 +218,7 @@ async fn login(
     if let Some(cache) = &st.cache {
         cache.put_user(&user).await;
     }
-    Ok(Json(st.issue_tokens(user.id).await?).into_response())
+    Ok(Json(st.issue_tokens(user.id, None).await?).into_response())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -276,27 +307,56 @@ struct RefreshBody {
     refresh_token: String,
 }
 
+/// Rotation with reuse detection (OWASP): a refresh token works once; it is exchanged for a
+/// new pair in the same family and its own pair ends. Presenting one that no longer works
+/// (rotated, logged out, revoked) — or losing a race to a concurrent use of it — revokes the
+/// whole family, so whoever holds the newest pair, owner or thief, must log in again.
 async fn refresh(
     State(st): State<Arc<AppState>>,
     body: Result<Json<RefreshBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(b) = body?;
-    let (session, old_hash) = st
+    let found = st
         .store
-        .find_session_by_refresh(&auth::token_hash(&b.refresh_token), now())
+        .find_refresh(&auth::token_hash(&b.refresh_token))
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    // Rotation: the old session (and its access token) ends now.
-    if !st.store.revoke_session(session.id).await? {
+    let user_id = found.session.user_id;
+    if !found.active {
+        return Err(revoke_family(&st, user_id, &found.family).await);
+    }
+    if found.refresh_expires_at <= now() {
         return Err(ApiError::InvalidToken);
     }
-    if let (Some(cache), Some(old)) = (&st.cache, auth::digest_from_hex(&old_hash)) {
+    // Rotation: the old session (and its access token) ends now.
+    if !st.store.revoke_session(found.session.id).await? {
+        return Err(revoke_family(&st, user_id, &found.family).await);
+    }
+    if let (Some(cache), Some(old)) = (&st.cache, auth::digest_from_hex(&found.token_hash)) {
         cache.invalidate_session(&old).await;
     }
-    st.store
-        .audit(Some(session.user_id), "refresh", now())
-        .await?;
-    Ok(Json(st.issue_tokens(session.user_id).await?).into_response())
+    st.store.audit(Some(user_id), "refresh", now()).await?;
+    let tokens = st.issue_tokens(user_id, Some(&found.family)).await?;
+    // A reuse detected while this rotation ran may have missed the session just created.
+    if st.store.family_revoked(&found.family).await? {
+        return Err(revoke_family(&st, user_id, &found.family).await);
+    }
+    Ok(Json(tokens).into_response())
+}
+
+/// Ends a refresh-token family (store and caches) after a reuse; the error to answer with.
+async fn revoke_family(st: &AppState, user_id: i64, family: &str) -> ApiError {
+    let revoked = match st.store.revoke_family(family, now()).await {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    if let Some(cache) = &st.cache {
+        cache.invalidate_sessions(&revoked).await;
+    }
+    match st.store.audit(Some(user_id), "refresh_reuse", now()).await {
+        Ok(()) => ApiError::InvalidToken,
+        Err(e) => e.into(),
+    }
 }
 
 async fn logout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {

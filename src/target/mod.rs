@@ -225,8 +225,13 @@ impl AppState {
             .await
     }
 
-    /// Creates a session and returns the login response body.
-    pub(crate) async fn issue_tokens(&self, user_id: i64) -> Result<serde_json::Value, ApiError> {
+    /// Creates a session in refresh-token family `family` (`None`: a new family, as at login)
+    /// and returns the login response body.
+    pub(crate) async fn issue_tokens(
+        &self,
+        user_id: i64,
+        family: Option<&str>,
+    ) -> Result<serde_json::Value, ApiError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let exp = now + self.token_ttl.as_secs() as i64;
         let refresh = auth::random_token();
@@ -244,6 +249,7 @@ impl AppState {
                 user_id,
                 &hash,
                 &auth::token_hash(&refresh),
+                family.unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
                 now,
                 exp,
                 now + self.refresh_ttl.as_secs() as i64,

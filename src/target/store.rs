@@ -1,4 +1,10 @@
-//! The query layer of the reference auth API: `users`, `sessions`, `audit_logs`.
+//! The query layer of the reference auth API: `users`, `sessions`, `audit_logs`,
+//! `revoked_families`.
+//!
+//! Every session belongs to a refresh-token *family* (`sessions.family`): a login starts one,
+//! each refresh rotates to a new session of the same family. Presenting a refresh token that
+//! was already rotated away is reuse (a stolen token, or the thief's copy racing the owner's):
+//! the whole family is revoked, the newest pair included (OWASP refresh-token rotation).
 //!
 //! One small API over SQLite and PostgreSQL alike. Every statement is parameterized
 //! (`$1`, `$2`, … — both drivers accept that placeholder form) and written once; the
@@ -80,6 +86,19 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// A session found by its refresh token, with what rotation and reuse detection need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refresh {
+    pub session: Session,
+    /// Hex SHA-256 of the session's access token.
+    pub token_hash: String,
+    /// The refresh-token family the session belongs to.
+    pub family: String,
+    /// Still active (not rotated, logged out or revoked).
+    pub active: bool,
+    pub refresh_expires_at: i64,
+}
+
 /// The secondary indexes of the optimized schema (name, table, columns).
 pub const OPTIMIZED_INDEXES: &[(&str, &str)] = &[
     (
@@ -97,6 +116,10 @@ pub const OPTIMIZED_INDEXES: &[(&str, &str)] = &[
     (
         "CREATE INDEX idx_sessions_refresh_hash ON sessions(refresh_hash)",
         "sessions(refresh_hash)",
+    ),
+    (
+        "CREATE INDEX idx_sessions_family ON sessions(family)",
+        "sessions(family)",
     ),
     (
         "CREATE INDEX idx_sessions_user_active ON sessions(user_id, is_active)",
@@ -247,6 +270,7 @@ impl Store {
         };
         let mut ddl = vec![
             "DROP TABLE IF EXISTS audit_logs".to_string(),
+            "DROP TABLE IF EXISTS revoked_families".to_string(),
             "DROP TABLE IF EXISTS sessions".to_string(),
             "DROP TABLE IF EXISTS users".to_string(),
             format!(
@@ -256,12 +280,17 @@ impl Store {
             ),
             format!(
                 "CREATE TABLE sessions (id {id}, user_id {int} NOT NULL, token_hash TEXT NOT NULL, \
-                 refresh_hash TEXT NOT NULL, is_active {int} NOT NULL, created_at {int} NOT NULL, \
-                 expires_at {int} NOT NULL, refresh_expires_at {int} NOT NULL)"
+                 refresh_hash TEXT NOT NULL, family TEXT NOT NULL, is_active {int} NOT NULL, \
+                 created_at {int} NOT NULL, expires_at {int} NOT NULL, \
+                 refresh_expires_at {int} NOT NULL)"
             ),
             format!(
                 "CREATE TABLE audit_logs (id {id}, user_id {int}, event TEXT NOT NULL, \
                  created_at {int} NOT NULL)"
+            ),
+            format!(
+                "CREATE TABLE revoked_families (family TEXT PRIMARY KEY, \
+                 revoked_at {int} NOT NULL)"
             ),
         ];
         if self.mode == Mode::Optimized {
@@ -349,24 +378,27 @@ impl Store {
         }
     }
 
-    /// Creates an active session; returns its id.
+    /// Creates an active session in refresh-token family `family`; returns its id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_session(
         &self,
         user_id: i64,
         token_hash: &str,
         refresh_hash: &str,
+        family: &str,
         now: i64,
         expires_at: i64,
         refresh_expires_at: i64,
     ) -> Result<i64, StoreError> {
         count_db_query();
-        let sql =
-            "INSERT INTO sessions (user_id, token_hash, refresh_hash, is_active, created_at, \
-                   expires_at, refresh_expires_at) VALUES ($1, $2, $3, 1, $4, $5, $6) RETURNING id";
+        let sql = "INSERT INTO sessions (user_id, token_hash, refresh_hash, family, is_active, \
+                   created_at, expires_at, refresh_expires_at) \
+                   VALUES ($1, $2, $3, $4, 1, $5, $6, $7) RETURNING id";
         let id: i64 = on_pool!(self, |p| sqlx::query_scalar(sql)
             .bind(user_id)
             .bind(token_hash)
             .bind(refresh_hash)
+            .bind(family)
             .bind(now)
             .bind(expires_at)
             .bind(refresh_expires_at)
@@ -394,30 +426,65 @@ impl Store {
         }))
     }
 
-    /// The active session whose refresh token hashes to `refresh_hash`, if not expired.
-    pub async fn find_session_by_refresh(
-        &self,
-        refresh_hash: &str,
-        now: i64,
-    ) -> Result<Option<(Session, String)>, StoreError> {
+    /// The session whose refresh token hashes to `refresh_hash`, active or not (a revoked
+    /// one is how reuse of a rotated refresh token is recognised).
+    pub async fn find_refresh(&self, refresh_hash: &str) -> Result<Option<Refresh>, StoreError> {
         count_db_query();
-        let sql = "SELECT id, user_id, expires_at, token_hash FROM sessions \
-                   WHERE refresh_hash = $1 AND is_active = 1 AND refresh_expires_at > $2";
-        let row: Option<(i64, i64, i64, String)> = on_pool!(self, |p| sqlx::query_as(sql)
+        let sql = "SELECT id, user_id, expires_at, token_hash, family, is_active, \
+                   refresh_expires_at FROM sessions WHERE refresh_hash = $1";
+        type Row = (i64, i64, i64, String, String, i64, i64);
+        let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(sql)
             .bind(refresh_hash)
-            .bind(now)
             .fetch_optional(p)
             .await)?;
-        Ok(row.map(|(id, user_id, expires_at, token_hash)| {
-            (
-                Session {
+        Ok(row.map(
+            |(id, user_id, expires_at, token_hash, family, active, refresh_expires_at)| Refresh {
+                session: Session {
                     id,
                     user_id,
                     expires_at,
                 },
                 token_hash,
-            )
-        }))
+                family,
+                active: active != 0,
+                refresh_expires_at,
+            },
+        ))
+    }
+
+    /// Revokes a refresh-token family for good: marks it revoked (so a session a concurrent
+    /// rotation adds later is caught by [`Store::family_revoked`]), then revokes every active
+    /// session in it. Returns the access-token hashes that were revoked (so the caller can
+    /// invalidate its caches).
+    pub async fn revoke_family(&self, family: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        count_db_query();
+        let mark = "INSERT INTO revoked_families (family, revoked_at) VALUES ($1, $2) \
+                    ON CONFLICT (family) DO NOTHING";
+        on_pool!(self, |p| sqlx::query(mark)
+            .bind(family)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        count_db_query();
+        let sql = "UPDATE sessions SET is_active = 0 WHERE family = $1 AND is_active = 1 \
+                   RETURNING token_hash";
+        let hashes: Vec<String> = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(family)
+            .fetch_all(p)
+            .await)?;
+        Ok(hashes)
+    }
+
+    /// Whether [`Store::revoke_family`] has revoked this family.
+    pub async fn family_revoked(&self, family: &str) -> Result<bool, StoreError> {
+        count_db_query();
+        let sql = "SELECT COUNT(*) FROM revoked_families WHERE family = $1";
+        let n: i64 = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(family)
+            .fetch_one(p)
+            .await)?;
+        Ok(n > 0)
     }
 
     /// Marks a session inactive. Returns whether a session was active.
@@ -464,7 +531,8 @@ impl Store {
         Ok(())
     }
 
-    /// Appends an audit event (`signup`, `login`, `logout`, `refresh`, `password_change`).
+    /// Appends an audit event (`signup`, `login`, `logout`, `refresh`, `refresh_reuse`,
+    /// `password_change`).
     pub async fn audit(
         &self,
         user_id: Option<i64>,
@@ -520,16 +588,17 @@ impl Store {
                 "INSERT INTO users (id, tenant_id, email, password_hash, created_at) VALUES ",
             );
             let mut sessions = String::from(
-                "INSERT INTO sessions (user_id, token_hash, refresh_hash, is_active, created_at, \
-                 expires_at, refresh_expires_at) VALUES ",
+                "INSERT INTO sessions (user_id, token_hash, refresh_hash, family, is_active, \
+                 created_at, expires_at, refresh_expires_at) VALUES ",
             );
             for j in 0..len {
                 let sep = if j == 0 { "" } else { "," };
                 users.push_str(&format!("{sep}(${}, 1, ${}, $1, $2)", 3 + 2 * j, 4 + 2 * j));
                 sessions.push_str(&format!(
-                    "{sep}(${}, ${}, ${}, 0, $1, $1, $1)",
+                    "{sep}(${}, ${}, ${}, ${}, 0, $1, $1, $1)",
                     2 + 3 * j,
                     3 + 3 * j,
+                    4 + 3 * j,
                     4 + 3 * j
                 ));
             }
