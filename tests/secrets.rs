@@ -200,7 +200,8 @@ async fn tokens_echoed_in_failure_bodies_never_reach_any_output() {
     let (url, task) = listen(app).await;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("echoed");
-    let args = run_args(&url, &out, &[]);
+    // --goose-report: Goose's HTML report is written, and scanned like every output.
+    let args = run_args(&url, &out, &["--goose-report"]);
     let o = tokio::task::spawn_blocking(move || loadtest(&args))
         .await
         .unwrap();

@@ -131,8 +131,23 @@ async fn optimized_mode_shows_cache_hits_and_few_queries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_mode_shows_no_cache_and_a_query_per_validation() {
-    let (r, code, _, _) = run_against(Mode::Baseline, &[]).await;
+    let (r, code, stdout, tmp) = run_against(Mode::Baseline, &[]).await;
     let server = r.server.as_ref().expect("server figures");
+    // No cache lookups at all: shown as n/a ("—"), not "0.0%", in every output.
+    let run = tmp.path().join("run");
+    let md = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(stdout.contains("cache hit ratio \u{2014}"), "{stdout}");
+    assert!(md.contains("cache hit ratio **\u{2014}**"), "{md}");
+    assert!(
+        html.contains("cache hit ratio<b>\u{2014}</b>"),
+        "report.html"
+    );
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| validate |") && l.ends_with("| 0 | 0 | \u{2014} |")),
+        "{md}"
+    );
     let s = server.scrape.as_ref().expect("scraped HOST/metrics");
     eprintln!(
         "baseline: hit ratio {:?}, db/request {:?}, headers {:?}",
@@ -498,4 +513,104 @@ fn error_taxonomy_in_every_output() {
             assert!(out.contains(&format!("{c}×1")), "{name} lacks {c}: {out}");
         }
     }
+}
+
+/// The reference API's `/metrics`: every family declared with `# TYPE` has a `# HELP` line with
+/// text, every sample belongs to a declared family, and an independent parser (the Python
+/// `prometheus_client`) reads the page with a description on every family.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reference_metric_family_has_help_text() {
+    let target = start(TargetConfig::default()).await.unwrap();
+    let http = common::client();
+    // Touch every kind of series: a route with a status, the caches, the DB.
+    let base = format!("{}/api/v1/auth", target.url);
+    let creds = serde_json::json!({"email": "help@example.com", "password": "password1"});
+    http.post(format!("{base}/signup"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    let login: serde_json::Value = http
+        .post(format!("{base}/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    for _ in 0..2 {
+        http.get(format!("{base}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+    }
+    let page = http
+        .get(format!("{}/metrics", target.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    target.shutdown().await;
+
+    let mut typed: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped: BTreeMap<String, String> = BTreeMap::new();
+    for line in page.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            typed.insert(name.to_string(), kind.to_string());
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            helped.insert(name.to_string(), help.trim().to_string());
+        }
+    }
+    for family in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "http_request_duration_summary_seconds",
+        "db_queries_total",
+        "cache_hits_total",
+        "cache_misses_total",
+    ] {
+        assert!(typed.contains_key(family), "{family} missing:\n{page}");
+    }
+    for name in typed.keys() {
+        let help = helped.get(name).map(String::as_str).unwrap_or("");
+        assert!(!help.is_empty(), "# TYPE {name} without # HELP text");
+    }
+    for line in page
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let series = line.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| series.strip_suffix(s).filter(|f| typed.contains_key(*f)))
+            .unwrap_or(series);
+        assert!(
+            typed.contains_key(family),
+            "sample of an undeclared family: {line}"
+        );
+    }
+
+    let Some(python) = common::checker_python() else {
+        return;
+    };
+    let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+bare = [f.name for f in families if not f.documentation.strip()]
+print(len(families), "families;", sum(len(f.samples) for f in families), "samples; without help:", bare)
+sys.exit(1 if bare or len(families) < 6 else 0)
+"#;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &page).unwrap();
+    let (ok, out) = common::run_python(&python, script, &[file.path().to_str().unwrap()]);
+    eprintln!("prometheus_client: {out}");
+    assert!(ok, "{out}\n{page}");
 }

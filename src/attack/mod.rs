@@ -46,6 +46,8 @@ pub struct AttackPlan {
     pub abort_early: bool,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// Write Goose's goose-report.html (it loads its charts from a CDN; off by default).
+    pub goose_report: bool,
     /// `baseline` / `optimized` when the embedded target is used.
     pub embedded_target: Option<String>,
     /// The command line, already redacted.
@@ -249,10 +251,11 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
     // each per iteration, so they are off (Goose's own report lists requests only).
     config.no_transaction_metrics = true;
     config.no_scenario_metrics = true;
-    config.report_file = vec![
-        plan.out_dir.join("goose-report.html").display().to_string(),
-        plan.out_dir.join("goose-report.json").display().to_string(),
-    ];
+    config.report_file = vec![plan.out_dir.join("goose-report.json").display().to_string()];
+    if plan.goose_report {
+        let html = plan.out_dir.join("goose-report.html");
+        config.report_file.push(html.display().to_string());
+    }
     // One client shared by every user (one connection pool): far less memory per user than
     // Goose's default of a client each.
     let client = goose::client::GooseClientBuilder::new()

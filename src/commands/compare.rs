@@ -122,13 +122,22 @@ pub fn report(
             targets.push((dir.join(compare_junit::FILE_NAME), text.clone()));
         }
     }
-    // An unwritable path must not leave the other new outputs behind.
+    // Missing folders are created; an unwritable path must not leave the other new outputs
+    // (files, then the folders made for them) behind.
     let mut created: Vec<&PathBuf> = Vec::new();
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
     for (path, text) in &targets {
         let existed = path.exists();
-        if let Err(e) = write_atomic(path, text.as_bytes()) {
+        let written =
+            create_parents(path, &mut made_dirs).and_then(|()| write_atomic(path, text.as_bytes()));
+        if let Err(e) = written {
             for p in created {
                 let _ = std::fs::remove_file(p);
+            }
+            // Deepest first; a folder that is not empty stays.
+            made_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in &made_dirs {
+                let _ = std::fs::remove_dir(d);
             }
             return Err(e);
         }
@@ -152,6 +161,26 @@ pub fn report(
     } else {
         0
     })
+}
+
+/// Creates the missing folders above `path`, noting each one it made in `made`.
+fn create_parents(path: &Path, made: &mut Vec<PathBuf>) -> Result<(), Failure> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let missing: Vec<PathBuf> = parent
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(parent).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot create the folder {}: {e}",
+            parent.display()
+        ))
+    })?;
+    made.extend(missing);
+    Ok(())
 }
 
 pub fn run(args: CompareArgs) -> Result<u8, Failure> {

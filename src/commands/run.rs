@@ -225,6 +225,8 @@ pub struct RunInputs {
     pub timeout: std::time::Duration,
     pub abort_early: bool,
     pub progress: bool,
+    /// Write Goose's own goose-report.html too (`--goose-report`).
+    pub goose_report: bool,
     pub redact: Vec<String>,
     /// Prometheus scraping, before the host is known (`ScrapeConfig::for_host`).
     pub server_metrics: crate::server::ScrapeConfig,
@@ -296,6 +298,7 @@ impl RunInputs {
             timeout: args.timeout,
             abort_early: !args.no_abort,
             progress: !args.quiet,
+            goose_report: args.goose_report,
             redact: args.redact.clone(),
             server_metrics,
             shard: args.shard,
@@ -379,6 +382,7 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         rules: inputs.rules.clone(),
         abort_early: inputs.abort_early,
         progress: inputs.progress,
+        goose_report: inputs.goose_report,
         embedded_target: target.as_ref().map(|(_, mode)| mode.to_string()),
         command: redacted_command(),
         user_offset: inputs.shard.map_or(0, |s| s.user_offset() as usize),

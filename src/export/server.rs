@@ -7,13 +7,8 @@ use serde::Serialize;
 
 use super::{charts, fmt_ms, run_seconds, ExportError};
 use crate::record::RunRecord;
-use crate::server::ScrapeRecord;
+use crate::server::{shown_hit_ratio, ScrapeRecord};
 use crate::text::escape_markdown;
-
-/// A fraction as `97.3%`, or `-`.
-pub fn pct(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
-}
 
 /// A ratio as `0.45`, or `-`.
 pub fn num(v: Option<f64>) -> String {
@@ -72,7 +67,11 @@ fn summary(s: &ScrapeRecord) -> ScrapeSummary {
         scrapes: s.points.len(),
         failed: s.errors,
         last_error: s.last_error.clone(),
-        cache_hit_ratio: pct(s.cache_hit_ratio),
+        cache_hit_ratio: shown_hit_ratio(
+            s.deltas.cache_hits.unwrap_or(0.0),
+            s.deltas.cache_misses.unwrap_or(0.0),
+            s.cache_hit_ratio,
+        ),
         db_queries_per_request: num(s.db_queries_per_request),
         requests: count(s.deltas.requests),
         db_queries: count(s.deltas.db_queries),
@@ -94,7 +93,11 @@ pub fn view(r: &RunRecord) -> ServerView {
                 db_queries_per_request: num(f.db_queries_per_request()),
                 cache_hits: f.cache_hits,
                 cache_misses: f.cache_misses,
-                cache_hit_ratio: pct(f.cache_hit_ratio()),
+                cache_hit_ratio: shown_hit_ratio(
+                    f.cache_hits as f64,
+                    f.cache_misses as f64,
+                    f.cache_hit_ratio(),
+                ),
             })
             .collect(),
         recovery: r

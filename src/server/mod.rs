@@ -141,6 +141,17 @@ pub fn hit_ratio(hits: f64, misses: f64, served: bool) -> Option<f64> {
     }
 }
 
+/// A hit ratio as the reports show it: `—` (n/a) when there were no cache lookups at all (no
+/// hits and no misses: nothing to rate, although a rule still judges that as 0%, see
+/// [`hit_ratio`]), `-` when unknown, else a percentage such as `97.3%`.
+pub fn shown_hit_ratio(hits: f64, misses: f64, ratio: Option<f64>) -> String {
+    match ratio {
+        None => "-".into(),
+        Some(_) if hits + misses <= 0.0 => "\u{2014}".into(),
+        Some(r) => format!("{:.1}%", r * 100.0),
+    }
+}
+
 /// One scrape: seconds from the run's start and the mapped readings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ScrapePoint {

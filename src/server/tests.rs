@@ -223,6 +223,11 @@ fn deltas_intervals_and_resets() {
     assert_eq!(s.deltas.requests, Some(20.0));
     assert_eq!(s.db_queries_per_request, Some(2.0));
     assert_eq!(hit_ratio(0.0, 0.0, false), None);
+    // Shown: no lookups is n/a, not "0.0%"; unknown stays "-".
+    assert_eq!(shown_hit_ratio(0.0, 0.0, Some(0.0)), "\u{2014}");
+    assert_eq!(shown_hit_ratio(0.0, 0.0, None), "-");
+    assert_eq!(shown_hit_ratio(0.0, 4.0, Some(0.0)), "0.0%");
+    assert_eq!(shown_hit_ratio(3.0, 1.0, Some(0.75)), "75.0%");
     assert_eq!(hit_ratio(3.0, 1.0, false), Some(0.75));
 }
 

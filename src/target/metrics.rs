@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -80,6 +80,36 @@ pub struct ServerMetrics {
 
 const META: Metadata<'static> = Metadata::new("loadtest::target", Level::INFO, None);
 
+/// The `# HELP` text of every metric family `/metrics` exposes (docs/SERVER-METRICS.md).
+pub const HELP: &[(&str, &str)] = &[
+    (
+        "http_requests_total",
+        "Requests answered, by route and HTTP status.",
+    ),
+    (
+        "http_request_duration_seconds",
+        "Server-side request duration in seconds (from the first middleware to the response), \
+         by route.",
+    ),
+    (
+        "http_request_duration_summary_seconds",
+        "The same durations as quantiles over a rolling 60 s window (3 buckets of 20 s), by \
+         route; finer than the histogram buckets, used by scripts/accuracy.sh.",
+    ),
+    (
+        "db_queries_total",
+        "Database statements run (the sum of the X-DB-Queries headers).",
+    ),
+    (
+        "cache_hits_total",
+        "Lookups answered by a cache (memory or Redis tier), by cache (token, user).",
+    ),
+    (
+        "cache_misses_total",
+        "Lookups no cache tier could answer, by cache (token, user).",
+    ),
+];
+
 /// Histogram buckets (seconds) for request durations: 100 µs … 10 s.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -96,6 +126,10 @@ impl ServerMetrics {
             .expect("non-empty bucket list")
             .build_recorder();
         let handle = recorder.handle();
+        for (name, help) in HELP {
+            // Every family gets a `# HELP` line; the kind does not matter for the text.
+            recorder.describe_counter(KeyName::from(*name), None, SharedString::from(*help));
+        }
         let durations = ROUTES
             .iter()
             .map(|r| {

@@ -135,7 +135,8 @@ pub fn missing_tool<T>(reason: &str) -> Option<T> {
     None
 }
 
-/// The Python of the checkers' venv (`scripts/py-venv.sh`: xmlschema, hdrhistogram, PyYAML):
+/// The Python of the checkers' venv (`scripts/py-venv.sh`: xmlschema, hdrhistogram, PyYAML,
+/// prometheus-client):
 /// `$LOADTEST_PY`, else `.tools/venv/bin/python` in the repository.
 pub fn checker_python() -> Option<std::path::PathBuf> {
     let path = match std::env::var_os("LOADTEST_PY") {
@@ -143,14 +144,15 @@ pub fn checker_python() -> Option<std::path::PathBuf> {
         None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python"),
     };
     let ok = std::process::Command::new(&path)
-        .args(["-c", "import xmlschema, hdrh.log, yaml"])
+        .args(["-c", "import xmlschema, hdrh.log, yaml, prometheus_client"])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
         Some(path)
     } else {
         missing_tool(&format!(
-            "the checkers' Python venv ({}) with xmlschema, hdrhistogram and PyYAML is missing",
+            "the checkers' Python venv ({}) with xmlschema, hdrhistogram, PyYAML and \
+             prometheus-client is missing",
             path.display()
         ))
     }
