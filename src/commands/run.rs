@@ -475,6 +475,7 @@ pub async fn execute_paired(
         rules: inputs.rules.clone(),
         abort_early: inputs.abort_early,
         progress: inputs.progress,
+        goose_report: inputs.goose_report,
         embedded_target: None,
         command: redacted_command(),
         user_offset: 0,
