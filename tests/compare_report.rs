@@ -375,7 +375,7 @@ fn cli_compare_creates_missing_output_folders() {
         ]
     };
     let a = args(&html, &md, &junit);
-    let out = loadtest(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = loadtest(a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -393,7 +393,7 @@ fn cli_compare_creates_missing_output_folders() {
     let (html2, junit2) = (dir.path().join("fresh/x/c.html"), blocker.join("c.xml"));
     let md2 = dir.path().join("fresh/y/c.md");
     let a = args(&html2, &md2, &junit2);
-    let out = loadtest(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = loadtest(a.iter().map(String::as_str).collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("blocker"), "{stderr}");
