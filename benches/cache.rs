@@ -26,9 +26,9 @@ use tokio::runtime::Runtime;
 mod common;
 use common::{now, runtime};
 
-use loadtest::target::auth::{token_digest, TokenDigest};
-use loadtest::target::cache::{connect_redis, AuthCache, CacheConfig, Tier};
-use loadtest::target::store::{Session, User};
+use loadtest::reference_api::auth::{token_digest, TokenDigest};
+use loadtest::reference_api::cache::{connect_redis, AuthCache, CacheConfig, Tier};
+use loadtest::reference_api::store::{Session, User};
 
 /// Distinct cached sessions / users the hit benchmarks cycle through.
 const POPULATION: usize = 10_000;

@@ -26,9 +26,9 @@ use tokio::runtime::Runtime;
 mod common;
 use common::{now, runtime};
 
-use loadtest::target::auth::{hash_password, token_hash, HashCost};
-use loadtest::target::store::{Store, Table};
-use loadtest::target::{Mode, SEED_PASSWORD};
+use loadtest::reference_api::auth::{hash_password, token_hash, HashCost};
+use loadtest::reference_api::store::{Store, Table};
+use loadtest::reference_api::{Mode, SEED_PASSWORD};
 
 /// Seeded users per table size, with the label used in benchmark ids.
 const SIZES: &[(u64, &str)] = &[(10_000, "10k"), (100_000, "100k")];

@@ -27,8 +27,8 @@ use tower::ServiceExt;
 mod common;
 use common::runtime;
 
-use loadtest::target::auth::HashCost;
-use loadtest::target::{http, AppState, Mode, TargetConfig, SEED_PASSWORD};
+use loadtest::reference_api::auth::HashCost;
+use loadtest::reference_api::{http, AppState, Mode, TargetConfig, SEED_PASSWORD};
 
 const SEED_USERS: u64 = 10_000;
 const SEED_LABEL: &str = "10k";

@@ -8,9 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::export::Format;
 use crate::limits;
-use crate::target::auth::HashCost;
-use crate::target::faults::Stall;
-use crate::target::Mode;
+use crate::reference_api::auth::HashCost;
+use crate::reference_api::faults::Stall;
+use crate::reference_api::Mode;
 use crate::units::parse_fraction;
 
 /// Load-test and benchmark authentication APIs.

@@ -29,7 +29,13 @@ const LAYERS: &[&[&str]] = &[
     &["phases", "profile", "console"],
     &["conclude", "compare", "shard"],
     // The engines and the outputs: independent of each other (exporters read only records).
-    &["attack", "merge", "target", "export", "bench_summary"],
+    &[
+        "attack",
+        "merge",
+        "reference_api",
+        "export",
+        "bench_summary",
+    ],
     &["cli"],
     &["commands"],
 ];

@@ -6,8 +6,8 @@ use common::loadtest;
 use std::process::Output;
 
 use loadtest::record::RunRecord;
-use loadtest::target::cache::CacheConfig;
-use loadtest::target::{start, TargetConfig};
+use loadtest::reference_api::cache::CacheConfig;
+use loadtest::reference_api::{start, TargetConfig};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()

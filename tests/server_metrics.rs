@@ -13,8 +13,8 @@ use loadtest::console;
 use loadtest::export::sample::{build, SampleFlow, SampleSecond};
 use loadtest::export::Exporter;
 use loadtest::record::{Phase, RunRecord};
+use loadtest::reference_api::{start, Mode, TargetConfig};
 use loadtest::server::HeaderStats;
-use loadtest::target::{start, Mode, TargetConfig};
 use loadtest::thresholds::{judge, Rule, ThresholdSet};
 
 async fn loadtest_async(args: &[&str]) -> Output {

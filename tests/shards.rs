@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use loadtest::export::sample::{build, SampleFlow, SampleSecond};
 use loadtest::histogram::{decode, new_histogram};
 use loadtest::record::{Phase, RunRecord, ShardMeta};
-use loadtest::target::{start, TargetConfig};
+use loadtest::reference_api::{start, TargetConfig};
 use loadtest::thresholds::Rule;
 use serde_yaml::Value;
 use time::format_description::well_known::Rfc3339;

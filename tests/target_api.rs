@@ -5,10 +5,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{backends, client, Backend};
-use loadtest::target::auth::{Claims, TokenSigner};
-use loadtest::target::faults::Faults;
-use loadtest::target::store::{Store, Table};
-use loadtest::target::{start, Mode, TargetConfig, SEED_PASSWORD};
+use loadtest::reference_api::auth::{Claims, TokenSigner};
+use loadtest::reference_api::faults::Faults;
+use loadtest::reference_api::store::{Store, Table};
+use loadtest::reference_api::{start, Mode, TargetConfig, SEED_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

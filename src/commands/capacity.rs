@@ -10,7 +10,7 @@ use crate::error::Failure;
 use crate::export::capacity::{self, Capacity, Step};
 use crate::profile::{pool_for, Profile, Stage, Weights};
 use crate::record::write_atomic;
-use crate::target::{start, TargetConfig};
+use crate::reference_api::{start, TargetConfig};
 use crate::thresholds::Rule;
 
 fn rule_for(args: &CapacityArgs) -> Result<Rule, Failure> {

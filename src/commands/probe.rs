@@ -10,7 +10,7 @@ use crate::attack::{self, flows::generate_password};
 use crate::cli::ProbeArgs;
 use crate::contract::{Contract, Endpoint, Source, REFRESH_SLOT};
 use crate::error::Failure;
-use crate::target::{start, TargetConfig};
+use crate::reference_api::{start, TargetConfig};
 use crate::text::sanitize;
 
 /// Largest body read per step.

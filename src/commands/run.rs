@@ -12,7 +12,7 @@ use crate::error::Failure;
 use crate::export::{self, Exporter};
 use crate::profile::{Overrides, Profile, Profiles};
 use crate::record::{RunRecord, RunVerdict};
-use crate::target::{start, Mode, TargetConfig};
+use crate::reference_api::{start, Mode, TargetConfig};
 use crate::text::redact_url;
 use crate::thresholds::{Rule, ThresholdSet};
 

@@ -4,9 +4,9 @@ use std::time::Instant;
 
 use crate::cli::ServeArgs;
 use crate::error::Failure;
-use crate::target::cache::CacheConfig;
-use crate::target::faults::Faults;
-use crate::target::{start, TargetConfig};
+use crate::reference_api::cache::CacheConfig;
+use crate::reference_api::faults::Faults;
+use crate::reference_api::{start, TargetConfig};
 use crate::text::redact_url;
 
 /// The library configuration a `serve` command line describes.

@@ -8,8 +8,8 @@
 
 pub mod secrets;
 
-use loadtest::target::cache::CacheConfig;
-use loadtest::target::{Mode, TargetConfig};
+use loadtest::reference_api::cache::CacheConfig;
+use loadtest::reference_api::{Mode, TargetConfig};
 
 /// One backend combination a test runs against.
 #[derive(Debug, Clone)]

@@ -78,7 +78,7 @@ pub struct ServerMetrics {
     misses: HashMap<&'static str, Counter>,
 }
 
-const META: Metadata<'static> = Metadata::new("loadtest::target", Level::INFO, None);
+const META: Metadata<'static> = Metadata::new("loadtest::reference_api", Level::INFO, None);
 
 /// The `# HELP` text of every metric family `/metrics` exposes (docs/SERVER-METRICS.md).
 pub const HELP: &[(&str, &str)] = &[
