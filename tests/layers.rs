@@ -459,3 +459,24 @@ fn use_trees_expand_to_every_path() {
         "{refs:?}"
     );
 }
+
+/// Small modules: no source file over 700 lines (test modules live in their own `tests.rs`).
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let mut long = Vec::new();
+    let mut stack = vec![src()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") && !p.ends_with("tests.rs") {
+                let lines = std::fs::read_to_string(&p).unwrap().lines().count();
+                if lines > 700 {
+                    long.push(format!("{}: {lines} lines", p.display()));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these: {long:?}");
+}
