@@ -30,30 +30,7 @@ trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$W"' EXIT
 ulimit -n 65536 2>/dev/null || true
 taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
-cat >"$W/health.toml" <<'TOML'
-name = "bare-get"
-description = "every flow is GET /health"
-[identity]
-email = "u{user}@example.com"
-username = "u{user}"
-[auth]
-header = "Authorization"
-value = "Bearer {token}"
-[signup]
-method = "GET"
-path = "/health"
-success = [200]
-[login]
-method = "GET"
-path = "/health"
-success = [200]
-token = "/status"
-[validate]
-method = "GET"
-path = "/health"
-success = [200]
-send_token = false
-TOML
+cp scripts/bare-health.toml "$W/health.toml"
 # Ramp 1k users a second: every user is alive at the peak.
 profile() {
   local n=$1 ramp=$(( ($1 + 999) / 1000 ))

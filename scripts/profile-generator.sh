@@ -50,30 +50,7 @@ taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
 curl -sf http://127.0.0.1:$PORT/health >/dev/null || { echo "the reference API did not start" >&2; exit 3; }
 
-cat >"$W/health.toml" <<'TOML'
-name = "bare-get"
-description = "every flow is GET /health (the generator's own per-request cost)"
-[identity]
-email = "u{user}@example.com"
-username = "u{user}"
-[auth]
-header = "Authorization"
-value = "Bearer {token}"
-[signup]
-method = "GET"
-path = "/health"
-success = [200]
-[login]
-method = "GET"
-path = "/health"
-success = [200]
-token = "/status"
-[validate]
-method = "GET"
-path = "/health"
-success = [200]
-send_token = false
-TOML
+cp scripts/bare-health.toml "$W/health.toml"
 cat >"$W/profiles.toml" <<TOML
 [profiles.prof]
 description = "validate only"

@@ -42,30 +42,7 @@ URL=http://127.0.0.1:$PORT
 API=$URL/api/v1/auth
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-cat >"$W/health.toml" <<'TOML'
-name = "bare-get"
-description = "every flow is GET /health"
-[identity]
-email = "u{user}@example.com"
-username = "u{user}"
-[auth]
-header = "Authorization"
-value = "Bearer {token}"
-[signup]
-method = "GET"
-path = "/health"
-success = [200]
-[login]
-method = "GET"
-path = "/health"
-success = [200]
-token = "/status"
-[validate]
-method = "GET"
-path = "/health"
-success = [200]
-send_token = false
-TOML
+cp scripts/bare-health.toml "$W/health.toml"
 prof() { # name users ramp_s hold_s
   cat <<TOML
 [profiles.$1]

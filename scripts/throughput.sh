@@ -19,30 +19,7 @@ W=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$W"' EXIT
 taskset -c 0 $BIN serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
-cat >"$W/bare.toml" <<'TOML'
-name = "bare-get"
-description = "every flow is GET /health (generator-efficiency measurements)"
-[identity]
-email = "u{user}@example.com"
-username = "u{user}"
-[auth]
-header = "Authorization"
-value = "Bearer {token}"
-[signup]
-method = "GET"
-path = "/health"
-success = [200]
-[login]
-method = "GET"
-path = "/health"
-success = [200]
-token = "/status"
-[validate]
-method = "GET"
-path = "/health"
-success = [200]
-send_token = false
-TOML
+cp scripts/bare-health.toml "$W/bare.toml"
 cat >"$W/profiles.toml" <<TOML
 [profiles.bare]
 description = "GET only"
