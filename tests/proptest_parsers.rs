@@ -151,7 +151,18 @@ fn metric_and_value() -> impl Strategy<Value = (String, String, Metric, bool)> {
         Just(("mean".to_string(), Metric::Mean)),
         Just(("avg".to_string(), Metric::Mean)),
     ];
+    // Latency limits stay within the recorder's 1 h (`limits`: at most 60m).
     let latency = (latency_name, number(), latency_unit)
+        .prop_filter("within the 1 h latency limit", |(_, n, u)| {
+            let ms_per_unit = match u.trim().to_ascii_lowercase().as_str() {
+                "us" | "µs" => 0.001,
+                "ms" => 1.0,
+                "s" => 1000.0,
+                _ => 60_000.0,
+            };
+            n.parse::<f64>()
+                .is_ok_and(|v| v * ms_per_unit < 3_600_000.0)
+        })
         .prop_map(|((m, metric), n, u)| (m, format!("{n}{u}"), metric, true));
     let rates = prop_oneof![
         (

@@ -50,10 +50,10 @@ fn count_before(r: &RunRecord, flow: &str, secs: u32) -> u64 {
 #[test]
 fn a_slow_hashing_target_keeps_the_mix_and_is_not_aborted_early() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // argon2id with 20 passes over 19 MiB: signup and login take ~0.6 s alone, 1–2 s with
+    // argon2id with 6 passes over 64 MiB (within the --hash-cost limits): signup and login take
+    // ~0.6 s alone, 1–2 s with
     // four users on two cores; validation stays a cheap token check.
-    let (mut server, url) =
-        common::serve_child("127.0.0.1:0", &["--hash-cost", "m=19456,t=20,p=1"]);
+    let (mut server, url) = common::serve_child("127.0.0.1:0", &["--hash-cost", "m=65536,t=6,p=1"]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("slow");
     let o = loadtest([

@@ -340,6 +340,16 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
             incomplete_goose_reports(&plan.out_dir, &value, &detail);
             None
         }
+        // A write that fails while Goose serialises its JSON report (EFBIG, ENOSPC) surfaces
+        // as a serde or I/O error instead, depending on which write hits the limit first.
+        Err(goose::GooseError::Serde(e)) if measured > 0 => {
+            incomplete_goose_reports(&plan.out_dir, "", &e.to_string());
+            None
+        }
+        Err(goose::GooseError::Io(e)) if measured > 0 => {
+            incomplete_goose_reports(&plan.out_dir, "", &e.to_string());
+            None
+        }
         Err(e) => return Err(internal(e)),
     };
     let stopped = stopper.reason();
