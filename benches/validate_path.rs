@@ -146,12 +146,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &str, url: Option<&st
                 }
             })
         });
-        rt.block_on(async {
-            if let Some(cache) = &state.cache {
-                cache.clear().await;
-            }
-            state.store.close().await;
-        });
+        rt.block_on(state.close());
     }
     group.finish();
 }

@@ -45,7 +45,7 @@ pub async fn run(args: ServeArgs) -> Result<u8, Failure> {
         .as_deref()
         .map(redact_url)
         .unwrap_or_else(|| "temporary SQLite file".into());
-    let redis = match (&args.redis_url, target.state.cache.is_some()) {
+    let redis = match (&args.redis_url, target.state.has_cache()) {
         (Some(u), true) => format!(", redis tier {}", redact_url(u)),
         _ => String::new(),
     };

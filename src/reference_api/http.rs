@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::auth::{self, Claims};
 use super::faults::Decision;
-use super::metrics::{note_cache, with_request_stats, ServerMetrics};
-use super::store::{Session, StoreError, User};
+use super::metrics::{with_request_stats, ServerMetrics};
+use super::store::{Session, StoreError};
 use super::{AppState, Mode};
 
 /// Every error the API answers with, mapped to a status and a JSON body in one place.
@@ -215,9 +215,7 @@ async fn login(
         _ => return Err(ApiError::InvalidCredentials),
     };
     st.store.audit(Some(user.id), "login", now()).await?;
-    if let Some(cache) = &st.cache {
-        cache.put_user(&user).await;
-    }
+    st.lookup().remember_user(&user).await;
     Ok(Json(st.issue_tokens(user.id, None).await?).into_response())
 }
 
@@ -239,63 +237,24 @@ async fn authenticate(
     let claims = st.signer.verify(token).ok_or(ApiError::InvalidToken)?;
     let digest = auth::token_digest(token);
     let hash = hex::encode(digest);
-    let t = now();
-    let cached = match &st.cache {
-        Some(cache) => {
-            // The memory tier synchronously; the async Redis tier only on a miss.
-            let hit = match cache.get_session_memory(&digest, t) {
-                Some(s) => Some(s),
-                None if cache.has_redis() => cache.get_session_redis(&digest, t).await,
-                None => None,
-            };
-            st.metrics.cache_outcome("token", hit.is_some());
-            note_cache(hit.is_some());
-            hit
-        }
-        None => None,
-    };
-    let session = match cached {
-        Some(s) => s,
-        None => {
-            let s = st
-                .store
-                .find_active_session(&hash, t)
-                .await?
-                .ok_or(ApiError::InvalidToken)?;
-            if let Some(cache) = &st.cache {
-                cache.put_session(&digest, &s).await;
-            }
-            s
-        }
-    };
+    let session = st
+        .lookup()
+        .session(&digest, &hash, now())
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
     if session.user_id.to_string() != claims.sub {
         return Err(ApiError::InvalidToken);
     }
     Ok((claims, session, hash))
 }
 
-async fn load_user(st: &AppState, id: i64) -> Result<User, ApiError> {
-    if let Some(cache) = &st.cache {
-        let hit = cache.get_user(id).await;
-        st.metrics.cache_outcome("user", hit.is_some());
-        if let Some((u, _)) = hit {
-            return Ok(u);
-        }
-    }
-    let user = st
-        .store
-        .find_user_by_id(id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    if let Some(cache) = &st.cache {
-        cache.put_user(&user).await;
-    }
-    Ok(user)
-}
-
 async fn me(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
     let (_, session, _) = authenticate(&st, &headers).await?;
-    let user = load_user(&st, session.user_id).await?;
+    let user = st
+        .lookup()
+        .user(session.user_id)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
     Ok(
         Json(json!({ "id": user.id, "email": user.email, "created_at": user.created_at }))
             .into_response(),
@@ -329,11 +288,12 @@ async fn refresh(
         return Err(ApiError::InvalidToken);
     }
     // Rotation: the old session (and its access token) ends now.
-    if !st.store.revoke_session(found.session.id).await? {
+    if !st
+        .lookup()
+        .revoke_session(found.session.id, &found.token_hash)
+        .await?
+    {
         return Err(revoke_family(&st, user_id, &found.family).await);
-    }
-    if let (Some(cache), Some(old)) = (&st.cache, auth::digest_from_hex(&found.token_hash)) {
-        cache.invalidate_session(&old).await;
     }
     st.store.audit(Some(user_id), "refresh", now()).await?;
     let tokens = st.issue_tokens(user_id, Some(&found.family)).await?;
@@ -346,12 +306,8 @@ async fn refresh(
 
 /// Ends a refresh-token family (store and caches) after a reuse; the error to answer with.
 async fn revoke_family(st: &AppState, user_id: i64, family: &str) -> ApiError {
-    let revoked = match st.store.revoke_family(family, now()).await {
-        Ok(r) => r,
-        Err(e) => return e.into(),
-    };
-    if let Some(cache) = &st.cache {
-        cache.invalidate_sessions(&revoked).await;
+    if let Err(e) = st.lookup().revoke_family(family, now()).await {
+        return e.into();
     }
     match st.store.audit(Some(user_id), "refresh_reuse", now()).await {
         Ok(()) => ApiError::InvalidToken,
@@ -361,10 +317,7 @@ async fn revoke_family(st: &AppState, user_id: i64, family: &str) -> ApiError {
 
 async fn logout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
     let (_, session, hash) = authenticate(&st, &headers).await?;
-    st.store.revoke_session(session.id).await?;
-    if let (Some(cache), Some(digest)) = (&st.cache, auth::digest_from_hex(&hash)) {
-        cache.invalidate_session(&digest).await;
-    }
+    st.lookup().revoke_session(session.id, &hash).await?;
     st.store
         .audit(Some(session.user_id), "logout", now())
         .await?;
@@ -386,6 +339,7 @@ async fn change_password(
     let Json(b) = body?;
     auth::check_password(&b.new_password)
         .map_err(|m| ApiError::Unprocessable("weak_password", m))?;
+    // From the store, not the cache: the password hash it checks must be current.
     let user = st
         .store
         .find_user_by_id(session.user_id)
@@ -398,11 +352,7 @@ async fn change_password(
         return Err(ApiError::InvalidCredentials);
     }
     let hash = st.hash_password(b.new_password).await?;
-    st.store.update_password(user.id, &hash, now()).await?;
-    let revoked = st.store.revoke_user_sessions(user.id).await?;
-    if let Some(cache) = &st.cache {
-        cache.invalidate_user(user.id, &revoked).await;
-    }
+    st.lookup().change_password(user.id, &hash, now()).await?;
     st.store
         .audit(Some(user.id), "password_change", now())
         .await?;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cache;
 pub mod faults;
 pub mod http;
+pub mod lookup;
 pub mod metrics;
 pub mod store;
 
@@ -23,6 +24,7 @@ use auth::{Claims, HashCost, TokenSigner};
 use cache::{AuthCache, CacheConfig, CacheError};
 use faults::Faults;
 use http::ApiError;
+use lookup::Lookup;
 use metrics::ServerMetrics;
 use store::{Store, StoreError};
 
@@ -137,7 +139,8 @@ impl From<TargetError> for crate::error::Failure {
 /// Shared state of one server instance.
 pub struct AppState {
     pub store: Store,
-    pub cache: Option<AuthCache>,
+    /// Optimized mode only; read and invalidated through [`AppState::lookup`] alone.
+    cache: Option<AuthCache>,
     pub signer: TokenSigner,
     pub metrics: ServerMetrics,
     pub faults: Faults,
@@ -195,6 +198,29 @@ impl AppState {
         })
     }
 
+    /// Sessions and users through the caches (see [`lookup`]).
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            store: &self.store,
+            cache: self.cache.as_ref(),
+            metrics: &self.metrics,
+        }
+    }
+
+    /// Whether this server caches sessions and users (optimized mode).
+    pub fn has_cache(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Drops this server's cache entries (its Redis keys too), then closes the store (removing
+    /// its temporary database or schema). Best effort.
+    pub async fn close(&self) {
+        if let Some(cache) = &self.cache {
+            cache.clear().await;
+        }
+        self.store.close().await;
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -241,13 +267,10 @@ impl AppState {
             exp,
             jti: auth::random_token(),
         });
-        let digest = auth::token_digest(&access);
-        let hash = hex::encode(digest);
-        let sid = self
-            .store
+        self.lookup()
             .create_session(
                 user_id,
-                &hash,
+                &auth::token_digest(&access),
                 &auth::token_hash(&refresh),
                 family.unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
                 now,
@@ -255,14 +278,6 @@ impl AppState {
                 now + self.refresh_ttl.as_secs() as i64,
             )
             .await?;
-        if let Some(cache) = &self.cache {
-            let session = store::Session {
-                id: sid,
-                user_id,
-                expires_at: exp,
-            };
-            cache.put_session(&digest, &session).await;
-        }
         Ok(json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -326,10 +341,7 @@ impl RunningTarget {
         {
             self.task.abort();
         }
-        if let Some(cache) = &self.state.cache {
-            cache.clear().await;
-        }
-        self.state.store.close().await;
+        self.state.close().await;
     }
 
     /// Waits until the server task ends (it only ends after [`RunningTarget::shutdown`] or an
