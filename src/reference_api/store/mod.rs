@@ -8,8 +8,8 @@
 //!
 //! One small API over SQLite and PostgreSQL alike. Every statement is parameterized
 //! (`$1`, `$2`, … — both drivers accept that placeholder form) and written once; the
-//! [`on_pool!`] macro runs it on whichever pool backs the store. Tokens never reach the
-//! database: sessions are looked up by a SHA-256 hash of the token.
+//! [`on_pool!`] macro runs it on whichever pool backs the store and counts it. Tokens never
+//! reach the database: sessions are looked up by a SHA-256 hash of the token.
 //!
 //! *Baseline* schema: primary keys only. *Optimized* schema: the secondary indexes a typical
 //! auth backend adds (see [`OPTIMIZED_INDEXES`]).
@@ -21,7 +21,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgPool, SqliteConnection, SqlitePool};
 
-use super::metrics::count_db_query;
 use super::Mode;
 use crate::text::redact_url;
 
@@ -38,14 +37,17 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// Runs the same statement on either pool; each arm is type-checked on its own.
+/// Runs the same statement on either pool (each arm is type-checked on its own) and counts it
+/// against the current request (`X-DB-Queries`; a no-op outside a request — schema, seeding,
+/// benchmarks). Every statement goes through here, so no query can go uncounted.
 macro_rules! on_pool {
-    ($store:expr, |$p:ident| $body:expr) => {
+    ($store:expr, |$p:ident| $body:expr) => {{
+        $crate::reference_api::metrics::count_db_query();
         match &$store.pool {
             Pool::Sqlite($p) => $body,
             Pool::Postgres($p) => $body,
         }
-    };
+    }};
 }
 
 // After the macro: `seed` runs its statements through `on_pool!` too.
@@ -317,7 +319,10 @@ impl Store {
                 .execute(p)
                 .await;
         }
-        on_pool!(self, |p| p.close().await);
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
         if let Some(path) = &self.owned_file {
             crate::interrupt::forget_temp_file(path);
             for suffix in ["", "-wal", "-shm"] {
@@ -328,7 +333,6 @@ impl Store {
 
     /// Finds a user by email (a full scan in baseline mode, an index seek in optimized mode).
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        count_db_query();
         let sql = format!("{SELECT_USER} WHERE email = $1");
         let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(email)
@@ -339,7 +343,6 @@ impl Store {
 
     /// Finds a user by primary key.
     pub async fn find_user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        count_db_query();
         let sql = format!("{SELECT_USER} WHERE id = $1");
         let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(&sql)
             .bind(id)
@@ -358,7 +361,6 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<User, StoreError> {
-        count_db_query();
         let sql = "INSERT INTO users (tenant_id, email, password_hash, created_at) \
                    SELECT 1, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE email = $1) \
                    RETURNING id";
@@ -394,7 +396,6 @@ impl Store {
         expires_at: i64,
         refresh_expires_at: i64,
     ) -> Result<i64, StoreError> {
-        count_db_query();
         let sql = "INSERT INTO sessions (user_id, token_hash, refresh_hash, family, is_active, \
                    created_at, expires_at, refresh_expires_at) \
                    VALUES ($1, $2, $3, $4, 1, $5, $6, $7) RETURNING id";
@@ -417,7 +418,6 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        count_db_query();
         let row: Option<(i64, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SELECT_SESSION)
             .bind(token_hash)
             .bind(now)
@@ -433,7 +433,6 @@ impl Store {
     /// The session whose refresh token hashes to `refresh_hash`, active or not (a revoked
     /// one is how reuse of a rotated refresh token is recognised).
     pub async fn find_refresh(&self, refresh_hash: &str) -> Result<Option<Refresh>, StoreError> {
-        count_db_query();
         let sql = "SELECT id, user_id, expires_at, token_hash, family, is_active, \
                    refresh_expires_at FROM sessions WHERE refresh_hash = $1";
         type Row = (i64, i64, i64, String, String, i64, i64);
@@ -461,7 +460,6 @@ impl Store {
     /// session in it. Returns the access-token hashes that were revoked (so the caller can
     /// invalidate its caches).
     pub async fn revoke_family(&self, family: &str, now: i64) -> Result<Vec<String>, StoreError> {
-        count_db_query();
         let mark = "INSERT INTO revoked_families (family, revoked_at) VALUES ($1, $2) \
                     ON CONFLICT (family) DO NOTHING";
         on_pool!(self, |p| sqlx::query(mark)
@@ -470,7 +468,6 @@ impl Store {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
-        count_db_query();
         let sql = "UPDATE sessions SET is_active = 0 WHERE family = $1 AND is_active = 1 \
                    RETURNING token_hash";
         let hashes: Vec<String> = on_pool!(self, |p| sqlx::query_scalar(sql)
@@ -482,7 +479,6 @@ impl Store {
 
     /// Whether [`Store::revoke_family`] has revoked this family.
     pub async fn family_revoked(&self, family: &str) -> Result<bool, StoreError> {
-        count_db_query();
         let sql = "SELECT COUNT(*) FROM revoked_families WHERE family = $1";
         let n: i64 = on_pool!(self, |p| sqlx::query_scalar(sql)
             .bind(family)
@@ -493,7 +489,6 @@ impl Store {
 
     /// Marks a session inactive. Returns whether a session was active.
     pub async fn revoke_session(&self, session_id: i64) -> Result<bool, StoreError> {
-        count_db_query();
         let sql = "UPDATE sessions SET is_active = 0 WHERE id = $1 AND is_active = 1";
         let done = on_pool!(self, |p| sqlx::query(sql)
             .bind(session_id)
@@ -506,7 +501,6 @@ impl Store {
     /// Revokes every active session of a user; returns the token hashes that were revoked
     /// (so the caller can invalidate its caches).
     pub async fn revoke_user_sessions(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
-        count_db_query();
         let sql = "UPDATE sessions SET is_active = 0 WHERE user_id = $1 AND is_active = 1 \
                    RETURNING token_hash";
         let hashes: Vec<String> = on_pool!(self, |p| sqlx::query_scalar(sql)
@@ -523,7 +517,6 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        count_db_query();
         let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
         on_pool!(self, |p| sqlx::query(sql)
             .bind(password_hash)
@@ -543,7 +536,6 @@ impl Store {
         event: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        count_db_query();
         let sql = "INSERT INTO audit_logs (user_id, event, created_at) VALUES ($1, $2, $3)";
         on_pool!(self, |p| sqlx::query(sql)
             .bind(user_id)
