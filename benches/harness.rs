@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
+mod common;
+use common::sample;
+
 use loadtest::attack::recorder::{Flow, Outcome, Recorder};
 use loadtest::compare::{self, Options};
-use loadtest::export::sample;
 use loadtest::histogram::{decode, encode, new_histogram};
 use loadtest::record::RunRecord;
 

@@ -4,12 +4,16 @@
 //! three flows with a histogram every second; latencies are log-normal (medians 0.4–6 ms,
 //! σ 0.8) with a rare 30× tail, and vary by shard and over time.
 
+#[allow(dead_code)]
+#[path = "../tests/support/sample.rs"]
+mod sample;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use loadtest::export::sample::{build, SampleFlow, SampleSecond};
 use loadtest::record::{Phase, ShardMeta};
 use loadtest::thresholds::Rule;
+use sample::{build, SampleFlow, SampleSecond};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 

@@ -6,10 +6,14 @@
 //! Writes OUT_DIR/run.json and the reports (default OUT_DIR: reports/render-bench).
 //! `scripts/render-bench.sh` runs it.
 
+#[allow(dead_code)]
+#[path = "../tests/support/sample.rs"]
+mod sample;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
-use loadtest::export::{run_reports, sample};
+use loadtest::export::run_reports;
 use loadtest::record::write_atomic;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,6 +2,10 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the data flow and the module map.
 
+// `loadtest::…` paths work inside the crate too: the test fixtures in `tests/support/` are
+// compiled into the unit tests, the integration tests, the benches and the examples alike.
+extern crate self as loadtest;
+
 pub mod attack;
 pub mod bench_summary;
 pub mod cli;

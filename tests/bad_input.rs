@@ -10,12 +10,14 @@
 //! every failing case with what went wrong; with `BAD_INPUT_VERBOSE=1` (and `--nocapture`) it
 //! lists every case with its stderr line.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadtest::export::sample::{fixture, synthetic};
+use common::sample::{fixture, synthetic};
 use serde_json::{json, Value};
 
 /// One bad input: the arguments, the texts stderr must contain, the output paths it names.

@@ -9,12 +9,14 @@
 //! print a loud skip line otherwise. Screenshots for humans are written to reports/
 //! (`browser-report.png` of the fixture, `report-spike.png` of a spike run, `capacity.png`).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadtest::export::sample::{self, fixture, HOSTILE_SAMPLES};
+use common::sample::{self, fixture, HOSTILE_SAMPLES};
 use loadtest::export::{capacity, write_reports};
 
 fn find_chromium() -> Option<PathBuf> {

@@ -7,10 +7,10 @@ use common::loadtest;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::sample::{build, SampleFlow, SampleSecond, HOSTILE_FLOW, HOSTILE_HOST};
 use loadtest::compare::render::{change, value};
 use loadtest::compare::stats::Verdict;
 use loadtest::compare::{compare, Comparison, Options, SINGLE_RUN_LABEL};
-use loadtest::export::sample::{build, SampleFlow, SampleSecond, HOSTILE_FLOW, HOSTILE_HOST};
 use loadtest::export::{compare_html, compare_junit};
 use loadtest::record::{Phase, RunRecord};
 

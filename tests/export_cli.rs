@@ -7,7 +7,7 @@ use common::loadtest;
 use std::path::Path;
 use std::process::Output;
 
-use loadtest::export::sample::fixture;
+use common::sample::fixture;
 
 fn saved_run(dir: &Path) -> String {
     fixture().save(dir).unwrap().display().to_string()

@@ -3,8 +3,11 @@
 //! are downsampled to at most 600 points. (Render *time* is measured by
 //! scripts/render-bench.sh, not asserted here: timing assertions flake on shared machines.)
 
+mod common;
+
+use common::sample;
 use loadtest::export::charts::MAX_POINTS;
-use loadtest::export::{sample, Format};
+use loadtest::export::Format;
 
 /// Point counts of every `<polyline>` inside the section with `id`.
 fn polylines(html: &str, id: &str) -> Vec<usize> {

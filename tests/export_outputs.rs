@@ -2,8 +2,10 @@
 //! and latency.hlog next to it, and the summary appended to `$GITHUB_STEP_SUMMARY`.
 //! One test in this binary, because it sets an environment variable.
 
+mod common;
+
+use common::sample::fixture;
 use loadtest::commands::run::write_outputs;
-use loadtest::export::sample::fixture;
 
 #[test]
 fn every_run_writes_all_reports_and_the_step_summary() {

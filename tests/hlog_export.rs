@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use common::sample::{fixture, synthetic};
 use loadtest::export::hlog::tag;
-use loadtest::export::sample::{fixture, synthetic};
 use loadtest::record::RunRecord;
 
 const READ: &str = "import sys, json\n\

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::sample::{build, fixture, SampleFlow, SampleSecond};
 use loadtest::compare::{compare, Options};
 use loadtest::export::junit::JunitExporter;
-use loadtest::export::sample::{build, fixture, SampleFlow, SampleSecond};
 use loadtest::export::{compare_junit, Exporter};
 use loadtest::record::{Phase, RunRecord};
 use loadtest::thresholds::Rule;

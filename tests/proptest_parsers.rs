@@ -3,6 +3,8 @@
 //! valid threshold rule round-trips through its canonical text; a run record that loads is
 //! consistent and renders.
 
+mod common;
+
 use loadtest::contract::{Contract, REFERENCE_CONTRACT_TOML};
 use loadtest::record::RunRecord;
 use loadtest::thresholds::{Metric, Op, Rule, ThresholdSet};
@@ -405,7 +407,7 @@ proptest! {
 
 /// A valid record (the exporters' fixture) as JSON text.
 fn record_text() -> String {
-    serde_json::to_string(&loadtest::export::sample::fixture()).unwrap()
+    serde_json::to_string(&common::sample::fixture()).unwrap()
 }
 
 /// Every JSON pointer in `v`.

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use common::sample::{build, SampleFlow, SampleSecond};
 use loadtest::console;
-use loadtest::export::sample::{build, SampleFlow, SampleSecond};
 use loadtest::export::Exporter;
 use loadtest::record::{Phase, RunRecord};
 use loadtest::reference_api::{start, Mode, TargetConfig};

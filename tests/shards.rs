@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::sample::{build, SampleFlow, SampleSecond};
 use hdrhistogram::Histogram;
-use loadtest::export::sample::{build, SampleFlow, SampleSecond};
 use loadtest::histogram::{decode, new_histogram};
 use loadtest::record::{Phase, RunRecord, ShardMeta};
 use loadtest::reference_api::{start, TargetConfig};

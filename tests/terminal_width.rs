@@ -2,10 +2,12 @@
 //! terminal): every line fits in 100 columns, Goose's own stdout lines ("N users launched.")
 //! do not leak, progress comes as plain 5-second lines, and there is no colour.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-use loadtest::export::sample::synthetic;
+use common::sample::synthetic;
 
 fn loadtest(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))

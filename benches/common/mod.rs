@@ -1,8 +1,13 @@
-//! Helpers shared by the reference API's benchmarks (cache, query, validate_path).
+//! Helpers shared by the benchmarks: the runtime and clock of the reference API's (cache,
+//! query, validate_path) and the synthetic records of `harness`.
 
 #![allow(dead_code)]
 
 use tokio::runtime::Runtime;
+
+/// Synthetic records (the integration tests' fixture file).
+#[path = "../../tests/support/sample.rs"]
+pub mod sample;
 
 /// The runtime every async benchmark runs on: two workers, like the 2-core CI runner.
 pub fn runtime() -> Runtime {

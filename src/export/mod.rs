@@ -20,6 +20,10 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod page;
+/// Synthetic records for the unit tests (the same file the integration tests, benches and
+/// examples include; not part of the shipped library).
+#[cfg(test)]
+#[path = "../../tests/support/sample.rs"]
 pub mod sample;
 pub mod server;
 

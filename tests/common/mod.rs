@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/sample.rs"]
+pub mod sample;
 pub mod secrets;
 
 use loadtest::reference_api::cache::CacheConfig;

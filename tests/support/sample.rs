@@ -2,12 +2,16 @@
 //! exporter tests, the browser test and the render benchmark (`examples/render_bench.rs`).
 //! The records are real (they pass [`RunRecord::validate`] and are judged by the real
 //! [`judge`]); only the latencies are made up.
+//!
+//! Not part of the shipped library: the unit tests (`export::sample`, `#[cfg(test)]`),
+//! `tests/common`, `benches/common` and the examples each include this one file by `#[path]`,
+//! so it names the crate as `loadtest::…` (`extern crate self as loadtest` in `lib.rs`).
 
 use std::collections::BTreeMap;
 
-use crate::histogram::{encode, new_histogram, Summary};
-use crate::record::{FlowRecord, Meta, Outcome, Phase, RunRecord, SecondRecord, SCHEMA_VERSION};
-use crate::thresholds::{judge, Rule};
+use loadtest::histogram::{encode, new_histogram, Summary};
+use loadtest::record::{FlowRecord, Meta, Outcome, Phase, RunRecord, SecondRecord, SCHEMA_VERSION};
+use loadtest::thresholds::{judge, Rule};
 
 /// One second of one flow: every latency (µs) completed in it, and how many of them failed
 /// by class (failed requests are timed too, as the recorder does).
@@ -92,9 +96,9 @@ pub fn build(
     record.thresholds = judge(rules, &record);
     let passed = record.thresholds.iter().all(|v| v.passed);
     record.outcome.verdict = if passed {
-        crate::record::RunVerdict::Pass
+        loadtest::record::RunVerdict::Pass
     } else {
-        crate::record::RunVerdict::Fail
+        loadtest::record::RunVerdict::Fail
     };
     record
 }
@@ -449,14 +453,14 @@ pub fn spike() -> RunRecord {
     );
     record.meta.duration_s = 60.4;
     record.meta.planned_duration_s = 60.0;
-    record.recovery = crate::phases::recovery(&record, &rules);
+    record.recovery = loadtest::phases::recovery(&record, &rules);
     record
 }
 
 /// A capacity search with known steps (the capacity report's browser test and screenshot):
 /// `validate: p95<100ms` held at 50, 100, 200, 400 and 600 req/s, failed at 800 and 700.
-pub fn capacity() -> crate::export::capacity::Capacity {
-    use crate::export::capacity::{Capacity, Step};
+pub fn capacity() -> loadtest::export::capacity::Capacity {
+    use loadtest::export::capacity::{Capacity, Step};
     let steps = [
         (50.0, 3.1, true),
         (100.0, 3.4, true),
@@ -472,12 +476,12 @@ pub fn capacity() -> crate::export::capacity::Capacity {
         target_rps: rate,
         achieved_rps: rate * 0.995,
         observed: Some(p95),
-        observed_text: crate::units::fmt_ms(p95),
+        observed_text: loadtest::units::fmt_ms(p95),
         held,
         reason: (!held).then(|| {
             format!(
                 "'validate: p95<100ms' failed (observed {})",
-                crate::units::fmt_ms(p95)
+                loadtest::units::fmt_ms(p95)
             )
         }),
         run_dir: format!("step-{:02}-{rate:.0}rps/run", i + 1),
