@@ -10,7 +10,10 @@
 # NOISE=noisy runs scripts/cpu-hog.sh (every core busy for a random 1–4 s, idle for a random
 # 1–4 s) while the pool is built. The paired counterpart is scripts/validate-paired.sh.
 #
-# usage: [NOISE=quiet|noisy] scripts/validate-verdicts.sh [COMPARISONS] [K] [POOL_A] [POOL_B]
+# REUSE_POOL=1 with the WORK folder of an earlier call draws the comparisons from that call's
+# pool again (e.g. with another K, so k = 2 and k = 8 see the same runs) without running it anew.
+#
+# usage: [NOISE=quiet|noisy] [WORK=DIR [REUSE_POOL=1]] scripts/validate-verdicts.sh [COMPARISONS] [K] [POOL_A] [POOL_B]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-30}
@@ -42,20 +45,26 @@ run() { # side index port
   $BIN run validate --profiles "$WORK/profiles.toml" --host "http://127.0.0.1:$3" --quiet \
     --no-abort --out "$WORK/pool/$1-$2" >/dev/null 2>&1 || true
 }
-if [ "$NOISE" = noisy ]; then
-  scripts/cpu-hog.sh $(((POOL_A + POOL_B) * 15 + 60)) 20261130 & HOG=$!
+if [ "${REUSE_POOL:-0}" = 1 ] && [ -f "$WORK/pool-seconds" ]; then
+  POOL_SECONDS=$(cat "$WORK/pool-seconds")
+  echo "reusing the pool in $WORK/pool (built in $POOL_SECONDS s)" >&2
+else
+  if [ "$NOISE" = noisy ]; then
+    scripts/cpu-hog.sh $(((POOL_A + POOL_B) * 15 + 60)) 20261130 & HOG=$!
+  fi
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  SECONDS=0
+  echo "building the pool: $POOL_A runs against A, $POOL_B against B (interleaved)…" >&2
+  i=0; j=0
+  while [ $i -lt "$POOL_A" ] || [ $j -lt "$POOL_B" ]; do
+    if [ $i -lt "$POOL_A" ]; then i=$((i + 1)); run a $i 18111; fi
+    if [ $j -lt "$POOL_B" ]; then j=$((j + 1)); run b $j 18112; fi
+  done
+  POOL_SECONDS=$SECONDS
+  [ -n "$HOG" ] && kill "$HOG" 2>/dev/null || true
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  echo "$POOL_SECONDS" >"$WORK/pool-seconds"
 fi
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-SECONDS=0
-echo "building the pool: $POOL_A runs against A, $POOL_B against B (interleaved)…" >&2
-i=0; j=0
-while [ $i -lt "$POOL_A" ] || [ $j -lt "$POOL_B" ]; do
-  if [ $i -lt "$POOL_A" ]; then i=$((i + 1)); run a $i 18111; fi
-  if [ $j -lt "$POOL_B" ]; then j=$((j + 1)); run b $j 18112; fi
-done
-POOL_SECONDS=$SECONDS
-[ -n "$HOG" ] && kill "$HOG" 2>/dev/null || true
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 - "$WORK" "$BIN" "$N" "$K" "$POOL_A" "$POOL_B" "$POOL_SECONDS" "$NOISE" <<'PY'
 import json, random, subprocess, sys
 work, binary, n, k, pa, pb, pool_s = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:8])
