@@ -1,12 +1,14 @@
 //! Shared pieces of every chart: sizes, colours, labels and ticks, the SVG canvas, the
-//! legend box and plotting-area frame, time buckets and the time axis ([`Timeline`]), and
-//! phase shading.
+//! legend box, the chart layout and mesh styling ([`plot`]) with the plotting-area frame, time
+//! buckets and the time chart ([`Timeline`], [`time_chart`]), and phase shading.
 
-use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::axis::TimeAxis;
 use crate::export::ExportError;
 use crate::record::{Phase, RunRecord};
 use crate::text::sanitize;
@@ -99,16 +101,6 @@ pub(super) fn label(text: &str, max: usize) -> String {
     sanitize(text, max)
 }
 
-/// `m:ss` (or `h:mm:ss`) for a time axis in seconds.
-pub fn clock(t: f64) -> String {
-    let t = t.max(0.0).round() as u64;
-    if t >= 3600 {
-        format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
-    } else {
-        format!("{}:{:02}", t / 60, t % 60)
-    }
-}
-
 pub(super) fn ms_tick(v: &f64) -> String {
     let v = *v;
     if v >= 1000.0 {
@@ -199,8 +191,13 @@ impl Key {
 /// uses, so a test can find both rectangles in the SVG.
 pub const LEGEND_BORDER: RGBColor = RGBColor(175, 184, 193);
 pub const PLOT_FRAME: RGBColor = RGBColor(140, 149, 159);
+/// Margin around every chart (the right one is [`MARGIN_RIGHT`]) and width of its y label
+/// area: [`plot`] lays every chart out with them.
+const MARGIN: i32 = 12;
+const MARGIN_RIGHT: i32 = 36;
+const Y_LABEL_AREA: i32 = 56;
 /// Left edge of every plotting area (margin + y label area): the legend box starts there.
-pub(super) const PLOT_LEFT: i32 = 12 + 56;
+pub(super) const PLOT_LEFT: i32 = MARGIN + Y_LABEL_AREA;
 pub(super) const LEGEND_FONT: u32 = 14;
 /// Generous average glyph width of the legend font, so the box always holds its text.
 pub(super) const LEGEND_CHAR_PX: i32 = 8;
@@ -301,17 +298,58 @@ pub(super) fn with_legend<'a>(
     Ok(rest)
 }
 
-/// A thin frame around a chart's plotting area (the legend test finds it by colour).
-pub(super) fn frame<X: Ranged, Y: Ranged>(
-    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
-) -> Result<(), String> {
-    let area = chart.plotting_area().strip_coord_spec();
-    let (w, h) = area.dim_in_pixel();
-    area.draw(&Rectangle::new(
-        [(0, 0), (w as i32 - 1, h as i32 - 1)],
-        PLOT_FRAME.stroke_width(1),
-    ))
-    .map_err(err)
+/// What a chart's mesh shows besides the shared styling: the axis descriptions and the value
+/// ticks (at most `y_labels`, labelled by `y_fmt`).
+pub(super) struct Mesh<'f> {
+    pub x_desc: &'f str,
+    pub y_desc: &'f str,
+    pub y_labels: usize,
+    pub y_fmt: &'f dyn Fn(&f64) -> String,
+}
+
+/// A chart on `area` over `x` and the values `0..top`, laid out and styled as every chart is:
+/// the same margins and y label area (so the plotting area starts at [`PLOT_LEFT`]),
+/// `x_label_area` pixels below it for the x ticks and description, white minor lines, a light
+/// grey grid, 15 px labels; then a thin frame around the plotting area (the legend test finds
+/// it by colour).
+pub(super) fn plot<'a, X>(
+    area: &DrawingArea<SVGBackend<'a>, Shift>,
+    x_label_area: u32,
+    x: X,
+    top: f64,
+    mesh: Mesh<'_>,
+) -> Result<ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>, String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .margin_right(MARGIN_RIGHT)
+        .x_label_area_size(x_label_area)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(x, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 15))
+        .y_labels(mesh.y_labels)
+        .y_label_formatter(mesh.y_fmt)
+        .x_desc(mesh.x_desc)
+        .y_desc(mesh.y_desc)
+        .draw()
+        .map_err(err)?;
+    let frame = chart.plotting_area().strip_coord_spec();
+    let (w, h) = frame.dim_in_pixel();
+    frame
+        .draw(&Rectangle::new(
+            [(0, 0), (w as i32 - 1, h as i32 - 1)],
+            PLOT_FRAME.stroke_width(1),
+        ))
+        .map_err(err)?;
+    Ok(chart)
 }
 
 /// Time buckets for a run of `seconds` seconds: bucket width in seconds and bucket count.
@@ -321,56 +359,9 @@ pub fn buckets(seconds: usize) -> (usize, usize) {
 }
 
 pub(super) type TimeChart<'a> =
-    ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<TimeAxis, RangedCoordf64>>;
 
-/// A time axis in seconds from 0 to `end`, with ticks on round durations (10 s, 1 min,
-/// 5 min, …) labelled `m:ss`.
-pub(super) struct TimeAxis {
-    end: f64,
-}
-
-/// Tick step for an axis of `end` seconds: the smallest round step giving at most `max` ticks.
-pub fn time_step(end: f64, max: usize) -> f64 {
-    const STEPS: [f64; 16] = [
-        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
-        14400.0, 43200.0,
-    ];
-    let max = max.clamp(2, 12) as f64;
-    STEPS
-        .into_iter()
-        .find(|step| end / step <= max)
-        .unwrap_or(86400.0)
-}
-
-impl Ranged for TimeAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let f = value / self.end.max(1e-9);
-        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        let step = time_step(self.end, hint.max_num_points());
-        // Bounded: a hostile run.json may claim a run of 1e300 s (the step tops out at a day).
-        (0..64)
-            .map(|k| f64::from(k) * step)
-            .take_while(|t| *t <= self.end + 1e-9)
-            .collect()
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        0.0..self.end
-    }
-}
-
-impl ValueFormatter<f64> for TimeAxis {
-    fn format(value: &f64) -> String {
-        clock(*value)
-    }
-}
-
+/// A chart over time (`0..end` s) of values `0..top`.
 pub(super) fn time_chart<'a>(
     root: &DrawingArea<SVGBackend<'a>, Shift>,
     end: f64,
@@ -378,27 +369,13 @@ pub(super) fn time_chart<'a>(
     y_desc: &str,
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> Result<TimeChart<'a>, String> {
-    let mut chart = ChartBuilder::on(root)
-        .margin(12)
-        .margin_right(36)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(TimeAxis { end }, 0f64..top)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .label_style(("sans-serif", 15))
-        .axis_desc_style(("sans-serif", 15))
-        .y_labels(6)
-        .y_label_formatter(y_fmt)
-        .x_desc("time (m:ss)")
-        .y_desc(y_desc)
-        .draw()
-        .map_err(err)?;
-    frame(&chart)?;
-    Ok(chart)
+    let mesh = Mesh {
+        x_desc: "time (m:ss)",
+        y_desc,
+        y_labels: 6,
+        y_fmt,
+    };
+    plot(root, 40, TimeAxis::new(end), top, mesh)
 }
 
 /// Fill of a phase band: ramps grey, `spike` red, `recovery` green, others alternating

@@ -20,11 +20,12 @@
 //!   inside a second (the open model's clock starts when the pool is ready) that second is
 //!   partial too; per-second latency and throughput leave both out.
 //!
-//! Files: [`common`] (sizes, colours, legend box, frame, time axis, phase shading, SVG
-//! helpers), [`over_time`] (latency, throughput, users and server figures over time),
+//! Files: [`common`] (sizes, colours, legend box, chart layout and mesh, frame, time chart,
+//! phase shading, SVG helpers), [`axis`] (the time and rate axes), [`over_time`] (latency, throughput, users and server figures over time),
 //! [`spectrum`] (percentile spectrum), [`recovery`] (recovery after a spike),
 //! [`rate_curve`] (the capacity search's curve).
 
+mod axis;
 mod common;
 mod over_time;
 mod rate_curve;
@@ -33,14 +34,15 @@ mod spectrum;
 #[cfg(test)]
 mod tests;
 
+pub use axis::{clock, rate_step, time_step};
 pub use common::{
-    buckets, clock, flow_color, phase_fill, time_step, Key, Mark, Series, Timeline, HEIGHT,
-    LEGEND_BORDER, MAX_POINTS, PLOT_FRAME, WIDTH,
+    buckets, flow_color, phase_fill, Key, Mark, Series, Timeline, HEIGHT, LEGEND_BORDER,
+    MAX_POINTS, PLOT_FRAME, WIDTH,
 };
 pub use over_time::{
     latency_lines_over_time, latency_over_time, latency_series, merged_latency_series,
     server_over_time, throughput_over_time, throughput_series, users_over_time, PANEL_HEIGHT,
 };
-pub use rate_curve::{rate_curve, rate_step, RatePoint};
+pub use rate_curve::{rate_curve, RatePoint};
 pub use recovery::recovery_over_time;
 pub use spectrum::{spectrum, spectrum_tick};

@@ -1,59 +1,10 @@
 //! The capacity search's rate curve: the rule's observed value at each rate tried.
 
-use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::prelude::*;
 
+use super::axis::RateAxis;
 use super::common::*;
 use crate::export::ExportError;
-
-/// A rate axis from 0 to `end` (req/s) with ticks at whole multiples of a round step
-/// (1, 2, 5 × 10^k, at least 1), labelled `200/s`.
-struct RateAxis {
-    end: f64,
-}
-
-/// Tick step of a rate axis: the smallest of 1, 2, 5, 10, 20, 50, … giving at most `max`
-/// ticks over `end`.
-pub fn rate_step(end: f64, max: usize) -> f64 {
-    let max = max.clamp(2, 12) as f64;
-    let mut step = 1.0;
-    // Bounded: steps grow tenfold every three rounds, far past any finite f64 rate axis.
-    for k in 0..1000 {
-        if end.is_nan() || end / step <= max {
-            break;
-        }
-        step = [1.0, 2.0, 5.0][(k + 1) % 3] * 10f64.powi(((k + 1) / 3) as i32);
-    }
-    step
-}
-
-impl Ranged for RateAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let f = value / self.end.max(1e-9);
-        limit.0 + (f * f64::from(limit.1 - limit.0)).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        let step = rate_step(self.end, hint.max_num_points());
-        (0..64)
-            .map(|k| f64::from(k) * step)
-            .take_while(|x| *x <= self.end + 1e-9)
-            .collect()
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        0.0..self.end
-    }
-}
-
-impl ValueFormatter<f64> for RateAxis {
-    fn format(value: &f64) -> String {
-        format!("{value:.0}/s")
-    }
-}
 
 /// One capacity step on the rate curve: the target rate, the rule's observed value (in the
 /// chart's unit) and whether the step held.
@@ -96,26 +47,13 @@ pub fn rate_curve(
     ];
     svg("capacity", |root| {
         let area = with_legend(root, &keys)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(RateAxis { end: x_max }, 0.0..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .y_labels(6)
-            .y_label_formatter(&count_tick)
-            .x_desc("arrival rate (requests per second)")
-            .y_desc(y_desc.as_str())
-            .draw()
-            .map_err(err)?;
-        frame(&chart)?;
+        let mesh = Mesh {
+            x_desc: "arrival rate (requests per second)",
+            y_desc: &y_desc,
+            y_labels: 6,
+            y_fmt: &count_tick,
+        };
+        let mut chart = plot(&area, 44, RateAxis::new(x_max), y_max, mesh)?;
         chart
             .draw_series(LineSeries::new(
                 vec![(0.0, limit), (x_max, limit)],

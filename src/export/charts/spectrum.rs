@@ -81,25 +81,14 @@ pub fn spectrum(flows: &[(&str, &Histogram<u64>)]) -> Result<String, ExportError
         .collect();
     svg("spectrum", |root| {
         let area = with_legend(root, &keys)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(NinesAxis { max: max_x }, 0f64..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .y_label_formatter(&ms_tick)
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .draw()
-            .map_err(err)?;
-        frame(&chart)?;
+        let mesh = Mesh {
+            x_desc: "percentile",
+            y_desc: "latency (ms)",
+            // Plotters' default, which this chart has always had.
+            y_labels: 11,
+            y_fmt: &ms_tick,
+        };
+        let mut chart = plot(&area, 40, NinesAxis { max: max_x }, top, mesh)?;
         for (i, (_, points)) in series.into_iter().enumerate() {
             chart
                 .draw_series(LineSeries::new(points, flow_color(i).stroke_width(2)))
