@@ -191,8 +191,8 @@ impl PartialEq<&str> for RunVerdict {
     }
 }
 
-/// How the run ended and what was decided.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// How the run ended and what was decided. The default is a whole run not judged yet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Outcome {
     pub verdict: RunVerdict,
     /// True when the run stopped before its planned end (signal, abort, crash).

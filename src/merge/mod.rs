@@ -358,11 +358,7 @@ pub fn merge(inputs: &[ShardInput], command: Vec<String>) -> Result<RunRecord, F
         flows,
         users_per_second,
         thresholds: Vec::new(),
-        outcome: Outcome {
-            verdict: Default::default(),
-            partial: false,
-            reason: None,
-        },
+        outcome: Outcome::default(),
         server: crate::server::merge_shards(shards.iter().map(|s| s.record.server.as_ref())),
         recovery: Vec::new(),
     };

@@ -85,11 +85,7 @@ pub fn build(
         flows,
         users_per_second,
         thresholds: Vec::new(),
-        outcome: Outcome {
-            verdict: Default::default(),
-            partial: false,
-            reason: None,
-        },
+        outcome: Outcome::default(),
         server: None,
         recovery: Vec::new(),
     };
