@@ -1,15 +1,16 @@
 //! Micro-benchmarks of the reference API's cache layer ([`AuthCache`]).
 //!
 //! Groups (the last path segment is the operation; the tier is the second one):
-//! - `cache/moka/*`: the in-process tier alone — session hit (through the async
-//!   `get_session`, and `session_hit_sync` through the synchronous `get_session_memory` the
-//!   handler calls; `bare_moka_siphash_hit` a bare moka sync cache with its default hasher,
-//!   for reference) / miss / insert / invalidate, user hit, and concurrent session hits from 8
-//!   tokio tasks;
-//! - `cache/moka_redis/*` (only with `REDIS_URL`): the same operations with the Redis second
+//! - `cache/memory/*`: the in-process tier alone (tokens in a `quick_cache` map hashed by the
+//!   digest's first bytes, users in moka) — session hit (through the async `get_session`, and
+//!   `session_hit_sync` through the synchronous `get_session_memory` the handler calls;
+//!   `bare_moka_siphash_hit` a bare moka sync cache with its default hasher — the token tier
+//!   before issue 17 — for reference) / miss / insert / invalidate, user hit, and concurrent
+//!   session hits from 8 tokio tasks;
+//! - `cache/memory_redis/*` (only with `REDIS_URL`): the same operations with the Redis second
 //!   tier, plus `session_hit_redis_tier` / `user_hit_redis_tier` (a read answered by Redis:
-//!   the cache is built with `max_entries: 0`, which disables moka's map, so every read
-//!   misses the memory tier and goes to Redis);
+//!   the cache is built with `max_entries: 0`, which leaves the memory maps no room, so every
+//!   read misses the memory tier and goes to Redis);
 //! - `cache/redis/get_round_trip` (only with `REDIS_URL`): a bare `GET` through the same
 //!   `ConnectionManager` the cache uses, for reference.
 //!
@@ -309,7 +310,7 @@ fn benches(c: &mut Criterion) {
     let rt = runtime();
     let redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
 
-    let mut group = c.benchmark_group("cache/moka");
+    let mut group = c.benchmark_group("cache/memory");
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
@@ -318,7 +319,7 @@ fn benches(c: &mut Criterion) {
 
     match redis_url.as_deref() {
         Some(url) => {
-            let mut group = c.benchmark_group("cache/moka_redis");
+            let mut group = c.benchmark_group("cache/memory_redis");
             group
                 .warm_up_time(Duration::from_secs(1))
                 .measurement_time(Duration::from_secs(3));

@@ -5,7 +5,7 @@
 //! Benchmark ids are `validate_path/{backend}/me/{users}/{mode}`, e.g.
 //! `validate_path/sqlite/me/10k/baseline` and `.../10k/optimized`. Baseline: no cache, no
 //! secondary indexes (the session lookup scans `sessions`). Optimized: the session and the user
-//! come from the moka caches (filled at login).
+//! come from the memory caches (filled at login).
 //!
 //! SQLite (a temporary file) always; PostgreSQL too when `DATABASE_URL` is set. Tokens are
 //! obtained through the same router: one signup + login, plus logins of seeded users spread

@@ -61,12 +61,12 @@ python3 - "$WORK" "$N" "$HOLD" "$NOISE" <<'PY'
 import json, os, statistics, sys
 work, n, hold, noise = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rows = [l.split() for l in open(f"{work}/results.txt")]
-def row(i, kind):
+def row(i, kind, metric="p95"):
     p = f"{work}/runs/{i}-{kind}.json"
     if not os.path.exists(p):
         return None
     c = json.load(open(p))
-    return next(r for r in c["rows"] if r["flow"] == "validate" and r["metric"] == "p95")
+    return next(r for r in c["rows"] if r["flow"] == "validate" and r["metric"] == metric)
 aa = [(int(code), row(i + 1, k)) for i, (k, code, *_rest) in enumerate(rows) if k == "aa"]
 ab = [(int(code), row(i + 1, k)) for i, (k, code, *_rest) in enumerate(rows) if k == "ab"]
 false_reg = sum(code == 1 for code, _ in aa)
@@ -80,5 +80,12 @@ print(f"{'A/A (identical servers)':<34}{len(aa):>12}{false_reg:>9}{false_reg / m
 print(f"{'A/B (+2 ms on 10 ms, validate p95)':<34}{len(ab):>12}{detected:>9}{detected / max(1, len(ab)):>8.1%}   >= 90% detected")
 if changes:
     print(f"median measured change of validate p95 A->B: {changes[len(changes) // 2]:+.1%}; inconclusive (exit 3): {inconclusive}")
+# p50 and p99 are shown in every comparison but not gated: how often they alone would have been called.
+for metric in ("p50", "p99"):
+    aa_m = [row(i + 1, k, metric) for i, (k, *_rest) in enumerate(rows) if k == "aa"]
+    ab_m = [row(i + 1, k, metric) for i, (k, *_rest) in enumerate(rows) if k == "ab"]
+    fa = sum(bool(r) and r["verdict"] == "regression" for r in aa_m)
+    de = sum(bool(r) and r["verdict"] == "regression" for r in ab_m)
+    print(f"validate {metric} (shown, not gated): called a regression in {fa}/{len(aa_m)} A/A and {de}/{len(ab_m)} A/B")
 print(f"one paired run per comparison: {hold} s hold, 8 users; {statistics.median(secs):.1f} s per comparison (median wall time); 1-min load average during the runs: median {statistics.median(loads):.1f}, max {max(loads):.1f}")
 PY

@@ -2,17 +2,19 @@
 //!
 //! Two caches, each an in-process moka cache, optionally backed by Redis as a second tier:
 //! - token validation: raw SHA-256 token digest → active session (TTL 5 min by default); a
-//!   synchronous moka cache keyed by the 32-byte digest, so a memory hit neither allocates nor
-//!   awaits — only the Redis tier is asynchronous;
+//!   synchronous `quick_cache` map keyed by the 32-byte digest and hashed by its first 8 bytes
+//!   (the digest is already uniform and no client chooses it: the token was signed by the
+//!   server before it is looked up), so a memory hit neither allocates, awaits nor hashes —
+//!   only the Redis tier is asynchronous;
 //! - users: user id → user row (TTL 15 min by default).
 //!
 //! Logout, password change and a revoked refresh-token family invalidate both tiers at once,
 //! so a revoked token is rejected on the very next request. Redis failures degrade to a miss; they never fail a request.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use moka::future::Cache;
-use moka::sync::Cache as SyncCache;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{de::DeserializeOwned, Serialize};
@@ -62,12 +64,49 @@ pub enum Tier {
     Redis,
 }
 
-type DigestMap = SyncCache<TokenDigest, Session>;
+/// Hashes a token digest by its first 8 bytes (see the module comment).
+#[derive(Default, Clone, Copy)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // A `[u8; 32]` writes its length first, then its bytes: fold both in.
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(word);
+    }
+}
+
+/// A cached session and the second (unix time) from which the cache stops answering for it:
+/// the session's own expiry or the cache TTL after it was stored, whichever comes first.
+#[derive(Clone)]
+struct Fresh {
+    session: Session,
+    until: i64,
+}
+
+type DigestMap = quick_cache::sync::Cache<
+    TokenDigest,
+    Fresh,
+    quick_cache::UnitWeighter,
+    BuildHasherDefault<DigestHasher>,
+>;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Token and user caches with an optional Redis tier.
 #[derive(Clone)]
 pub struct AuthCache {
-    tokens: DigestMap,
+    tokens: std::sync::Arc<DigestMap>,
     users: Cache<i64, User>,
     redis: Option<ConnectionManager>,
     /// Key prefix in Redis, unique per cache instance so several servers can share a Redis.
@@ -83,10 +122,13 @@ impl AuthCache {
             None => None,
         };
         Ok(AuthCache {
-            tokens: SyncCache::builder()
-                .max_capacity(config.max_entries)
-                .time_to_live(config.token_ttl)
-                .build(),
+            tokens: std::sync::Arc::new(DigestMap::with(
+                config.max_entries.min(65_536) as usize,
+                config.max_entries,
+                quick_cache::UnitWeighter,
+                BuildHasherDefault::default(),
+                Default::default(),
+            )),
             users: Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.user_ttl)
@@ -117,12 +159,12 @@ impl AuthCache {
     /// `now`. Synchronous — a hit neither allocates nor awaits; callers go to
     /// [`AuthCache::get_session_redis`] only on a miss and only when [`AuthCache::has_redis`].
     pub fn get_session_memory(&self, digest: &TokenDigest, now: i64) -> Option<Session> {
-        let s = self.tokens.get(digest)?;
-        if s.expires_at <= now {
-            self.tokens.invalidate(digest);
+        let fresh = self.tokens.get(digest)?;
+        if fresh.until <= now {
+            self.tokens.remove(digest);
             return None;
         }
-        Some(s)
+        Some(fresh.session)
     }
 
     /// The Redis tier alone (after a memory miss): the session, copied into memory, if it is
@@ -132,7 +174,7 @@ impl AuthCache {
         if s.expires_at <= now {
             return None;
         }
-        self.tokens.insert(*digest, s.clone());
+        self.remember(digest, &s);
         Some(s)
     }
 
@@ -148,9 +190,17 @@ impl AuthCache {
             .map(|s| (s, Tier::Redis))
     }
 
+    /// The memory tier's copy of a session, fresh for at most the token TTL.
+    fn remember(&self, digest: &TokenDigest, session: &Session) {
+        let ttl = i64::try_from(self.config.token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let until = session.expires_at.min(unix_now().saturating_add(ttl));
+        let session = session.clone();
+        self.tokens.insert(*digest, Fresh { session, until });
+    }
+
     /// Caches a validated session.
     pub async fn put_session(&self, digest: &TokenDigest, session: &Session) {
-        self.tokens.insert(*digest, session.clone());
+        self.remember(digest, session);
         let ttl = self.config.token_ttl;
         self.redis_set(&self.token_key(digest), session, ttl).await;
     }
@@ -160,7 +210,7 @@ impl AuthCache {
         if self.config.skip_invalidation {
             return;
         }
-        self.tokens.invalidate(digest);
+        self.tokens.remove(digest);
         self.redis_del(&[self.token_key(digest)]).await;
     }
 
@@ -189,7 +239,7 @@ impl AuthCache {
             .filter_map(|h| digest_from_hex(h))
             .collect();
         for d in &digests {
-            self.tokens.invalidate(d);
+            self.tokens.remove(d);
         }
         let mut keys: Vec<String> = digests.iter().map(|d| self.token_key(d)).collect();
         keys.extend(extra_key);
@@ -217,7 +267,7 @@ impl AuthCache {
 
     /// Removes this instance's keys from Redis (best effort, at shutdown).
     pub async fn clear(&self) {
-        self.tokens.invalidate_all();
+        self.tokens.clear();
         self.users.invalidate_all();
         if let Some(conn) = &self.redis {
             let mut conn = conn.clone();
@@ -302,5 +352,49 @@ mod tests {
         cache.put_session(&b, &session(100)).await;
         cache.invalidate_session(&b).await;
         assert!(cache.get_session_memory(&b, 0).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_memory_tier_stops_answering_after_the_cache_ttl() {
+        let cache = AuthCache::new(CacheConfig {
+            token_ttl: Duration::from_secs(60),
+            ..CacheConfig::default()
+        })
+        .await
+        .unwrap();
+        let a = super::super::auth::token_digest("a");
+        let now = unix_now();
+        // The session itself is valid for a day; the cache vouches for it 60 s only.
+        cache.put_session(&a, &session(now + 86_400)).await;
+        assert!(cache.get_session_memory(&a, now).is_some());
+        assert!(cache.get_session_memory(&a, now + 59).is_some());
+        assert!(cache.get_session_memory(&a, now + 61).is_none());
+    }
+
+    #[tokio::test]
+    async fn no_room_means_every_read_misses() {
+        let cache = AuthCache::new(CacheConfig {
+            max_entries: 0,
+            ..CacheConfig::default()
+        })
+        .await
+        .unwrap();
+        let a = super::super::auth::token_digest("a");
+        cache.put_session(&a, &session(i64::MAX)).await;
+        assert!(cache.get_session_memory(&a, 0).is_none());
+    }
+
+    #[test]
+    fn the_digest_hasher_spreads_digests() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<DigestHasher>::default();
+        let hashes: std::collections::BTreeSet<u64> = (0..1000)
+            .map(|i| b.hash_one(super::super::auth::token_digest(&i.to_string())))
+            .collect();
+        assert_eq!(hashes.len(), 1000);
+        // Shard selection uses high bits, table slots low bits: both vary.
+        let high: std::collections::BTreeSet<u64> = hashes.iter().map(|h| h >> 60).collect();
+        let low: std::collections::BTreeSet<u64> = hashes.iter().map(|h| h & 0xF).collect();
+        assert_eq!((high.len(), low.len()), (16, 16));
     }
 }

@@ -1,7 +1,7 @@
 //! The reference auth API: the embedded target `loadtest` measures when no `--host` is given.
 //!
 //! Two modes: *baseline* (primary keys only, no cache) and *optimized* (secondary indexes,
-//! moka token/user caches, optional Redis second tier). Start it in-process with [`start`]
+//! token (quick_cache) and user (moka) caches, optional Redis second tier). Start it in-process with [`start`]
 //! (on `127.0.0.1:0` it picks a free port) and stop it with [`RunningTarget::shutdown`].
 
 pub mod auth;
