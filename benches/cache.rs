@@ -238,7 +238,7 @@ fn bench_concurrent(
 /// Reads answered by the Redis tier (memory tier disabled).
 fn bench_redis_tier_reads(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &str) {
     let t = now();
-    // `max_entries: 0` disables moka's map: inserts are dropped, reads always miss memory.
+    // `max_entries: 0` leaves the memory maps no room: inserts are dropped, reads always miss memory.
     let cache = rt.block_on(new_cache(Some(url), 0));
     let keys = hashes("redis-tier", 1_000);
     rt.block_on(async {
