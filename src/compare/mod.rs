@@ -125,6 +125,54 @@ pub struct Row {
     pub gated: bool,
 }
 
+impl Row {
+    /// A row from the two sides' values and the interval of the change on the metric's
+    /// comparison scale (log ratio, or difference of error proportions): classified against
+    /// `--min-effect` (`--min-error-effect` for error rates) when there is an interval and the
+    /// comparison is valid, otherwise inconclusive with the plain relative change.
+    fn judged(
+        flow: &str,
+        metric: CompareMetric,
+        (base, cand): (f64, f64),
+        interval: Option<(f64, f64, f64)>,
+        valid: bool,
+        opts: &Options,
+    ) -> Row {
+        let (change, low, high, verdict) = match interval {
+            Some((est, lo, hi)) if valid => {
+                let min_effect = if metric.log_scale() {
+                    opts.min_effect.ln_1p()
+                } else {
+                    opts.min_error_effect
+                };
+                let v = classify(lo, hi, est, min_effect, metric.higher_is_worse());
+                if metric.log_scale() {
+                    (est.exp_m1(), lo.exp_m1(), hi.exp_m1(), v)
+                } else {
+                    (est, lo, hi, v)
+                }
+            }
+            _ => (
+                relative(base, cand, metric),
+                f64::NAN,
+                f64::NAN,
+                Verdict::Inconclusive,
+            ),
+        };
+        Row {
+            flow: flow.to_string(),
+            metric,
+            baseline: base,
+            candidate: cand,
+            change,
+            low,
+            high,
+            verdict,
+            gated: metric.gated(),
+        }
+    }
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
@@ -288,11 +336,6 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord], opts: &Options) -> Result<Compa
     for (fi, flow) in flows.iter().enumerate() {
         for (metric, (va, vb)) in CompareMetric::ALL.into_iter().zip(&values[fi]) {
             let (base, cand) = (median(va), median(vb));
-            let min_effect = if metric.log_scale() {
-                opts.min_effect.ln_1p()
-            } else {
-                opts.min_error_effect
-            };
             let interval = match method {
                 "runs" => runs_interval(va, vb, metric, alpha_per_metric),
                 "single-run" => bootstrap_interval(
@@ -304,34 +347,14 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord], opts: &Options) -> Result<Compa
                 ),
                 _ => None,
             };
-            let (change, low, high, verdict) = match interval {
-                Some((est, lo, hi)) if invalid.is_empty() => {
-                    let v = classify(lo, hi, est, min_effect, metric.higher_is_worse());
-                    let (c, l, h) = if metric.log_scale() {
-                        (est.exp_m1(), lo.exp_m1(), hi.exp_m1())
-                    } else {
-                        (est, lo, hi)
-                    };
-                    (c, l, h, v)
-                }
-                _ => (
-                    relative(base, cand, metric),
-                    f64::NAN,
-                    f64::NAN,
-                    Verdict::Inconclusive,
-                ),
-            };
-            rows.push(Row {
-                flow: flow.clone(),
+            rows.push(Row::judged(
+                flow,
                 metric,
-                baseline: base,
-                candidate: cand,
-                change,
-                low,
-                high,
-                verdict,
-                gated: metric.gated(),
-            });
+                (base, cand),
+                interval,
+                invalid.is_empty(),
+                opts,
+            ));
         }
     }
     let label = |r: &RunRecord| {

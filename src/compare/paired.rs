@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::stats::{batch_means_interval, bonferroni, classify, Verdict};
+use super::stats::{batch_means_interval, bonferroni};
 use super::steady::{self, Steady};
 use super::{check_flows, invalid_reason, CompareMetric, Comparison, Options, Row};
 use crate::error::Failure;
@@ -238,38 +238,14 @@ pub fn compare(a: &RunRecord, b: &RunRecord, opts: &Options) -> Result<Compariso
         for s in &all[fi] {
             let metric = s.metric;
             let (base, cand) = (sa[fi].value(metric), sb[fi].value(metric));
-            let min_effect = if metric == CompareMetric::ErrorRate {
-                opts.min_error_effect
-            } else {
-                opts.min_effect.ln_1p()
-            };
-            let (change, low, high, verdict) = match interval(s, alpha_per_metric) {
-                Some((est, lo, hi)) if invalid.is_empty() => {
-                    let v = classify(lo, hi, est, min_effect, metric.higher_is_worse());
-                    if metric == CompareMetric::ErrorRate {
-                        (est, lo, hi, v)
-                    } else {
-                        (est.exp_m1(), lo.exp_m1(), hi.exp_m1(), v)
-                    }
-                }
-                _ => (
-                    super::relative(base, cand, metric),
-                    f64::NAN,
-                    f64::NAN,
-                    Verdict::Inconclusive,
-                ),
-            };
-            rows.push(Row {
-                flow: flow.clone(),
+            rows.push(Row::judged(
+                flow,
                 metric,
-                baseline: base,
-                candidate: cand,
-                change,
-                low,
-                high,
-                verdict,
-                gated: metric.gated(),
-            });
+                (base, cand),
+                interval(s, alpha_per_metric),
+                invalid.is_empty(),
+                opts,
+            ));
         }
     }
     // Blocks of the flow that ran longest (signup runs only at the start).
@@ -339,6 +315,7 @@ pub fn method_text(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::stats::Verdict;
     use crate::compare::tests::{relabel, synthetic_paired};
 
     fn p95(c: &Comparison) -> &Row {
