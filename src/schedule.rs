@@ -81,10 +81,11 @@ impl Schedule {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn flat(rate: f64, secs: f64) -> Schedule {
+    /// A constant-rate schedule (also used by the pacer's tests).
+    pub(crate) fn flat(rate: f64, secs: f64) -> Schedule {
         Schedule {
             segments: vec![Segment {
                 secs,

@@ -127,17 +127,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Segment;
-
-    fn flat(rate: f64, secs: f64) -> Schedule {
-        Schedule {
-            segments: vec![Segment {
-                secs,
-                r0: rate,
-                r1: rate,
-            }],
-        }
-    }
+    use crate::schedule::tests::flat;
 
     #[tokio::test]
     async fn pacer_hands_out_each_arrival_once_and_accounts_for_drops() {

@@ -115,11 +115,7 @@ pub fn latency_lines_over_time(
             .fold(0.0, f64::max),
     );
     let end = seconds.max(1) as f64;
-    let keys: Vec<Key> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| Key::new(label(name, 40), flow_color(i), Mark::Line))
-        .collect();
+    let keys = line_keys(lines);
     svg("latency lines over time", |root| {
         let area = with_legend(root, &keys)?;
         let mut chart = time_chart(&area, end, top, "latency (ms)", &ms_tick)?;
@@ -276,11 +272,7 @@ pub fn server_over_time(
         .fold(0.0, f64::max);
     let top = if percent { 105.0 } else { axis_top(most) };
     let end = seconds.max(1) as f64;
-    let keys: Vec<Key> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| Key::new(label(name, 40), flow_color(i), Mark::Line))
-        .collect();
+    let keys = line_keys(lines);
     svg("server metrics over time", |root| {
         let area = with_legend(root, &keys)?;
         let mut chart = time_chart(&area, end, top, y_desc, &count_tick)?;
@@ -300,4 +292,13 @@ pub fn server_over_time(
         }
         Ok(())
     })
+}
+
+/// One legend key per named line, in the flow colours, in order.
+fn line_keys<S: AsRef<str>>(lines: &[(S, Series)]) -> Vec<Key> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| Key::new(label(name.as_ref(), 40), flow_color(i), Mark::Line))
+        .collect()
 }
