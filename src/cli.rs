@@ -202,6 +202,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub goose_report: bool,
 
+    /// How requests are sent: `lean` (default), each user's own keep-alive HTTP/1.1
+    /// connection, read inline, counted by loadtest only; or `goose`, Goose's request path
+    /// through a shared reqwest pool, also counted by Goose (meta.goose_requests).
+    #[arg(long, value_enum, default_value_t = crate::attack::Transport::Lean)]
+    pub transport: crate::attack::Transport,
+
     /// Header name whose value is secret (repeatable), e.g. X-Api-Key from the contract's
     /// headers: sent as a sensitive header and replaced by [redacted] in everything written.
     /// Authorization and the contract's auth header are always treated so.

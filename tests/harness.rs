@@ -46,20 +46,10 @@ fn smoke_against_the_embedded_api_writes_a_consistent_record() {
     for flow in ["signup", "login", "validate"] {
         assert!(names.contains(&flow.to_string()), "{names:?}");
     }
-    // Our counts equal Goose's own, flow by flow.
+    // The lean transport (the default) sends outside Goose's request path: Goose counts
+    // nothing, and the counts are checked against the server's own in server_metrics.rs.
+    assert!(record.meta.goose_requests.is_empty());
     for f in &record.flows {
-        let goose: u64 = record
-            .meta
-            .goose_requests
-            .iter()
-            .filter(|(k, _)| k.ends_with(&format!(" {}", f.name)))
-            .map(|(_, v)| *v)
-            .sum();
-        assert_eq!(
-            f.requests, goose,
-            "flow {}: ours {} goose {goose}",
-            f.name, f.requests
-        );
         let h = f.hist().unwrap();
         assert_eq!(h.len(), f.requests);
         let s = &f.summary;

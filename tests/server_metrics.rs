@@ -129,6 +129,75 @@ async fn optimized_mode_shows_cache_hits_and_few_queries() {
     );
 }
 
+/// The reference API's own count of the requests it answered (`http_requests_total`, every
+/// route but `/metrics` and `/health`).
+async fn served(url: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter(|l| !l.contains("route=\"/metrics\"") && !l.contains("route=\"/health\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// Counts are conserved on both transports: the server answered exactly the requests the
+/// record holds (every flow, successes and failures), and on Goose's transport Goose counted
+/// the same, flow by flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answered_exactly_what_the_record_counts() {
+    for transport in ["lean", "goose"] {
+        let target = start(TargetConfig::default()).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run");
+        let before = served(&target.url).await;
+        let o = loadtest_async(&[
+            "smoke",
+            "--host",
+            &target.url,
+            "--users",
+            "8",
+            "--duration",
+            "3s",
+            "--no-abort",
+            "--quiet",
+            "--no-server-metrics",
+            "--transport",
+            transport,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .await;
+        let after = served(&target.url).await;
+        target.shutdown().await;
+        assert_eq!(o.status.code(), Some(0), "{transport}: {}", text(&o.stderr));
+        let r = RunRecord::load(&out.join("run.json")).unwrap();
+        let ours: u64 = r.flows.iter().map(|f| f.requests).sum();
+        assert!(ours > 100, "{transport}: only {ours} requests");
+        assert_eq!(after - before, ours as f64, "{transport}: server vs record");
+        let goose: u64 = r.meta.goose_requests.values().sum();
+        match transport {
+            "goose" => {
+                for f in &r.flows {
+                    let g: u64 = r
+                        .meta
+                        .goose_requests
+                        .iter()
+                        .filter(|(k, _)| k.ends_with(&format!(" {}", f.name)))
+                        .map(|(_, v)| *v)
+                        .sum();
+                    assert_eq!(f.requests, g, "flow {}: ours vs Goose's", f.name);
+                }
+            }
+            _ => assert_eq!(goose, 0, "the lean transport bypasses Goose's request path"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_mode_shows_no_cache_and_a_query_per_validation() {
     let (r, code, stdout, tmp) = run_against(Mode::Baseline, &[]).await;

@@ -82,6 +82,9 @@ async fn three_local_shards_merge_exactly_and_are_judged_together() {
                     "3s",
                     "--quiet",
                     "--no-abort",
+                    // Goose's transport, so the merge's sum of Goose's counts is checked too.
+                    "--transport",
+                    "goose",
                     "--host",
                     &target.url,
                     "--thresholds",
@@ -239,6 +242,7 @@ async fn three_local_shards_merge_exactly_and_are_judged_together() {
         "{}",
         merged.meta.duration_s
     );
+    assert!(!merged.meta.goose_requests.is_empty());
     for (k, v) in &merged.meta.goose_requests {
         let sum: u64 = shards
             .iter()

@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod cookies;
 pub mod flows;
+pub mod http1;
 mod monitor;
 pub mod pacing;
 pub mod progress;
@@ -48,6 +49,8 @@ pub struct AttackPlan {
     pub progress: bool,
     /// Write Goose's goose-report.html (it loads its charts from a CDN; off by default).
     pub goose_report: bool,
+    /// How requests are sent (`--transport`).
+    pub transport: Transport,
     /// `baseline` / `optimized` when the embedded target is used.
     pub embedded_target: Option<String>,
     /// The command line, already redacted.
@@ -63,6 +66,17 @@ pub struct AttackPlan {
     /// A paired run (`ab --paired`): the candidate side, driven by the same users at the same
     /// time as `host` (the baseline).
     pub candidate: Option<PairSide>,
+}
+
+/// How requests are sent. Both judge, time and record every response the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Transport {
+    /// Each user's own keep-alive HTTP/1.1 connection, written and read inline
+    /// ([`http1`]): no per-request metric for Goose, far less memory per user.
+    #[default]
+    Lean,
+    /// Goose's request path (a shared reqwest pool): Goose counts every request too.
+    Goose,
 }
 
 /// The candidate side of a paired run: its host and the folder of its record.
@@ -206,6 +220,11 @@ async fn run_sides(plan: &AttackPlan) -> Result<Vec<RunRecord>, Failure> {
             })?;
             let ctx = Arc::new(FlowContext {
                 literal_urls: flows::literal_urls(&plan.contract, &base),
+                origin: match plan.transport {
+                    Transport::Lean => http1::Origin::of(&base),
+                    Transport::Goose => None,
+                },
+                request_timeout: plan.request_timeout,
                 pacer: pacer.clone(),
                 contract: plan.contract.clone(),
                 recorder: recorder.clone(),

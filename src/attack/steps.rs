@@ -34,6 +34,8 @@ pub struct Session {
     pub jar: CookieJar,
     /// Logged in: the last login (or refresh) succeeded and nothing has revoked it since.
     pub logged_in: bool,
+    /// This session's own connection (the lean transport); a copy opens its own.
+    pub conn: super::http1::Conn,
 }
 
 impl Session {
@@ -55,6 +57,7 @@ impl Session {
             origin,
             jar: CookieJar::default(),
             logged_in: false,
+            conn: Default::default(),
         }
     }
 

@@ -227,6 +227,8 @@ pub struct RunInputs {
     pub progress: bool,
     /// Write Goose's own goose-report.html too (`--goose-report`).
     pub goose_report: bool,
+    /// How requests are sent (`--transport`).
+    pub transport: crate::attack::Transport,
     pub redact: Vec<String>,
     /// Prometheus scraping, before the host is known (`ScrapeConfig::for_host`).
     pub server_metrics: crate::server::ScrapeConfig,
@@ -299,6 +301,7 @@ impl RunInputs {
             abort_early: !args.no_abort,
             progress: !args.quiet,
             goose_report: args.goose_report,
+            transport: args.transport,
             redact: args.redact.clone(),
             server_metrics,
             shard: args.shard,
@@ -383,6 +386,7 @@ pub async fn execute(inputs: &RunInputs) -> Result<RunRecord, Failure> {
         abort_early: inputs.abort_early,
         progress: inputs.progress,
         goose_report: inputs.goose_report,
+        transport: inputs.transport,
         embedded_target: target.as_ref().map(|(_, mode)| mode.to_string()),
         command: redacted_command(),
         user_offset: inputs.shard.map_or(0, |s| s.user_offset() as usize),
@@ -476,6 +480,7 @@ pub async fn execute_paired(
         abort_early: inputs.abort_early,
         progress: inputs.progress,
         goose_report: inputs.goose_report,
+        transport: inputs.transport,
         embedded_target: None,
         command: redacted_command(),
         user_offset: 0,

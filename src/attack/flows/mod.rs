@@ -16,6 +16,7 @@ use goose::prelude::TransactionResult;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::http1;
 use super::pacing::{Pace, Pacer};
 use super::recorder::{Flow, Recorder};
 use super::steps::Session;
@@ -51,6 +52,11 @@ pub struct FlowContext {
     /// The contract's literal paths joined once onto the host ([`literal_urls`]): a step
     /// whose path has no placeholder is sent without parsing a URL.
     pub literal_urls: HashMap<String, url::Url>,
+    /// The lean transport's target (`--transport lean`, an `http://` host): each user sends
+    /// on its own connection ([`http1::Conn`]); `None` sends through Goose.
+    pub origin: Option<http1::Origin>,
+    /// A lean request slower than this is a `timeout` (Goose's client has it built in).
+    pub request_timeout: Duration,
 }
 
 /// Every literal step path of `contract` (pre-steps included) as an absolute URL on `host`.
