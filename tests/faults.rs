@@ -410,12 +410,18 @@ fn a_write_failure_after_the_run_still_prints_the_verdict_and_names_the_files() 
     let out = tmp.path().join("efbig");
     let mut args = vec![
         "-c".to_string(),
-        // 16 blocks of 512 bytes: run.json, report.html and Goose's reports are larger. The
-        // shell does not ignore SIGXFSZ: loadtest itself must, or the write kills it.
+        // 16 blocks of 512 bytes: run.json, report.html and Goose's reports are larger (on
+        // Goose's transport, whose reports list the requests). The shell does not ignore
+        // SIGXFSZ: loadtest itself must, or the write kills it.
         "ulimit -f 16 && exec \"$0\" \"$@\"".to_string(),
         env!("CARGO_BIN_EXE_loadtest").to_string(),
     ];
-    args.extend(common::load_run_args(&url, &out, 2, &["--duration", "2s"]));
+    args.extend(common::load_run_args(
+        &url,
+        &out,
+        2,
+        &["--duration", "2s", "--transport", "goose"],
+    ));
     let o = Command::new("sh").args(&args).output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
