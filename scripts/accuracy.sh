@@ -7,7 +7,7 @@
 #      s + D − (1 − 0.99)·T ≈ 0.9 s + s — goal: within 5%; the closed-model p99 beside it.
 # Exits 1 when a case misses its goal.
 #
-# usage: scripts/accuracy.sh [RATE] [SECONDS]
+# usage: [LT_ARGS="--transport goose"] scripts/accuracy.sh [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-100}
@@ -33,6 +33,9 @@ stages = [{ users = 10, ramp = "1s", hold = "${SECS}s", phase = "hold" }]
 weights = { validate = 100, login = 0, refresh = 0, logout = 0 }
 TOML
 common=(--profiles "$W/profiles.toml" --quiet --no-abort --timeout 5s --threshold 'all: p99<60s')
+# LT_ARGS: extra flags for every loadtest run, e.g. LT_ARGS="--transport goose".
+read -r -a extra <<<"${LT_ARGS:-}"
+common+=("${extra[@]}")
 $BIN run paced "${common[@]}" --host http://127.0.0.1:18131 --out "$W/latency" >/dev/null 2>&1 || true
 curl -s http://127.0.0.1:18131/metrics >"$W/latency.metrics"
 $BIN run paced "${common[@]}" --host http://127.0.0.1:18132 --out "$W/stall" >/dev/null 2>&1 || true

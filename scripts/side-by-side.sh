@@ -4,6 +4,9 @@
 #   - GET /health, C connections / users / VUs;
 #   - the validate flow: GET /api/v1/auth/me with a JWT (wrk and plain Goose reuse one token;
 #     loadtest and k6 sign up and log in each user once, then loop on /me);
+#   - the generator's CPU time (user + system) per request, loadtest and wrk: the cost per
+#     request whether or not the server on core 0 is the bottleneck (loadtest's includes its
+#     start, its users' signup and login and writing its reports);
 #   - peak RSS (VmHWM) of loadtest, k6 and plain Goose at LOW and HIGH users on GET /health,
 #     and the RSS per additional user.
 # Prints one table with the ratios. Run by no CI (it needs wrk and k6 and a quiet machine);
@@ -66,6 +69,17 @@ n = sum(s["requests"] for s in f["per_second"] if lo <= s["t"] < hi)
 print(f"{n / max(1, hi - lo):.0f}")
 PY
 }
+# Runs a command and writes its CPU seconds (user + system, from wait4) to $W/cpu.
+cpu() {
+  python3 -c '
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:])
+_, _, ru = os.wait4(p.pid, 0)
+open(sys.argv[1], "w").write(f"{ru.ru_utime + ru.ru_stime:.3f}")
+' "$W/cpu" "$@"
+}
+# All requests of a loadtest run (every flow, the whole run).
+lt_total() { python3 -c "import json,sys; print(sum(f['requests'] for f in json.load(open(sys.argv[1]))['flows']))" "$1"; }
 # Runs a command pinned to core 1 and prints its peak RSS in kB (VmHWM polled until exit).
 hwm() {
   taskset -c 1 "$@" >"$W/hwm.out" 2>&1 & local pid=$! peak=0 v
@@ -112,12 +126,15 @@ echo "running: GET /health and validate, $C connections, ${S} s each; then RSS a
 for flow in health validate; do
   args=(run tput "${LT_COMMON[@]}" --out "$W/lt-$flow")
   [ "$flow" = health ] && args+=(--contract "$W/health.toml")
-  taskset -c 1 "$BIN" "${args[@]}" >"$W/lt-$flow.out" 2>&1 || true
+  cpu taskset -c 1 "$BIN" "${args[@]}" >"$W/lt-$flow.out" 2>&1 || true
   R[lt,$flow]=$(lt_rate "$W/lt-$flow/run.json" 2>/dev/null || echo "")
+  R[lt,cpu_$flow]=$(cat "$W/cpu"); R[lt,n_$flow]=$(lt_total "$W/lt-$flow/run.json" 2>/dev/null || echo "")
   path=/health; [ "$flow" = validate ] && path=/api/v1/auth/me
   if [ -n "$WRK" ]; then
     hdr=(); [ "$flow" = validate ] && hdr=(-H "Authorization: Bearer $TOKEN")
-    R[wrk,$flow]=$(taskset -c 1 wrk -t1 -c"$C" -d"${S}s" "${hdr[@]}" "$URL$path" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+    cpu taskset -c 1 wrk -t1 -c"$C" -d"${S}s" "${hdr[@]}" "$URL$path" >"$W/wrk-$flow.out"
+    R[wrk,$flow]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$W/wrk-$flow.out")
+    R[wrk,cpu_$flow]=$(cat "$W/cpu"); R[wrk,n_$flow]=$(awk '/requests in/ {print $1}' "$W/wrk-$flow.out")
   fi
   if [ -n "$K6" ]; then
     k6_script "$flow" "$W/k6-$flow.json" >"$W/k6-$flow.js"
@@ -158,6 +175,15 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for flow, label in (("health", "GET /health (req/s)"), ("validate", "validate, GET /me + JWT (req/s)")):
     print(f"| {label} | {fmt('lt,'+flow)} | {fmt('wrk,'+flow)} | {fmt('k6,'+flow)} | {fmt('goose,'+flow)} "
           f"| {ratio('lt,'+flow, 'wrk,'+flow)} | {ratio('lt,'+flow, 'k6,'+flow)} | {ratio('lt,'+flow, 'goose,'+flow)} |")
+def us_per_req(t, flow):
+    c, n = num(f"{t},cpu_{flow}"), num(f"{t},n_{flow}")
+    return c * 1e6 / n if c and n else None
+for flow, label in (("health", "GET /health"), ("validate", "validate")):
+    a, b = us_per_req("lt", flow), us_per_req("wrk", flow)
+    fa = f"{a:.1f} µs" if a else "n/a"
+    fb = f"{b:.1f} µs" if b else "n/a"
+    ratio_cpu = f"{b / a:.2f}x (wrk / loadtest)" if a and b else "n/a"
+    print(f"| generator CPU per request, {label} | {fa} | {fb} | - | - | {ratio_cpu} | | |")
 def mb(k):
     v = num(k)
     return f"{v / 1024:.0f} MB" if v else "not run"
