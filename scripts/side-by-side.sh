@@ -6,7 +6,8 @@
 #     loadtest and k6 sign up and log in each user once, then loop on /me);
 #   - the generator's CPU time (user + system) per request, loadtest and wrk: the cost per
 #     request whether or not the server on core 0 is the bottleneck (loadtest's includes its
-#     start, its users' signup and login and writing its reports);
+#     start, its users' signup and login and writing its reports), and loadtest's marginal
+#     cost per request (CPU and requests of the S-second run minus those of a 2-second run);
 #   - peak RSS (VmHWM) of loadtest, k6 and plain Goose at LOW and HIGH users on GET /health,
 #     and the RSS per additional user.
 # Prints one table with the ratios. Run by no CI (it needs wrk and k6 and a quiet machine);
@@ -54,7 +55,7 @@ stages = [{ users = $2, ramp = "${3}s", hold = "${4}s", phase = "hold" }]
 weights = { validate = 100, login = 0, refresh = 0, logout = 0 }
 TOML
 }
-{ prof tput "$C" 0 "$S"; prof ulow "$LOW" 1 8; prof uhigh "$HIGH" $(( (HIGH + 999) / 1000 )) 8; } >"$W/profiles.toml"
+{ prof tput "$C" 0 "$S"; prof tshort "$C" 0 2; prof ulow "$LOW" 1 8; prof uhigh "$HIGH" $(( (HIGH + 999) / 1000 )) 8; } >"$W/profiles.toml"
 LT_COMMON=(--profiles "$W/profiles.toml" --host "$URL" --quiet --no-abort --no-server-metrics --threshold 'all: p99<60s')
 
 # validate requests per second of a loadtest run over its hold phase (its first second left out).
@@ -124,11 +125,18 @@ TOKEN=$(curl -s -XPOST $API/login -H 'content-type: application/json' -d '{"emai
 declare -A R
 echo "running: GET /health and validate, $C connections, ${S} s each; then RSS at $LOW and $HIGH users" >&2
 for flow in health validate; do
-  args=(run tput "${LT_COMMON[@]}" --out "$W/lt-$flow")
-  [ "$flow" = health ] && args+=(--contract "$W/health.toml")
-  cpu taskset -c 1 "$BIN" "${args[@]}" >"$W/lt-$flow.out" 2>&1 || true
+  lt_run() { # profile out
+    local a=(run "$1" "${LT_COMMON[@]}" --out "$2")
+    [ "$flow" = health ] && a+=(--contract "$W/health.toml")
+    cpu taskset -c 1 "$BIN" "${a[@]}" >"$2.out" 2>&1 || true
+  }
+  lt_run tput "$W/lt-$flow"
   R[lt,$flow]=$(lt_rate "$W/lt-$flow/run.json" 2>/dev/null || echo "")
   R[lt,cpu_$flow]=$(cat "$W/cpu"); R[lt,n_$flow]=$(lt_total "$W/lt-$flow/run.json" 2>/dev/null || echo "")
+  # The same run with a 2-s hold: the difference is the per-request cost without the fixed
+  # costs (start, the users' signup and login, writing the reports).
+  lt_run tshort "$W/lt-$flow-short"
+  R[lts,cpu_$flow]=$(cat "$W/cpu"); R[lts,n_$flow]=$(lt_total "$W/lt-$flow-short/run.json" 2>/dev/null || echo "")
   path=/health; [ "$flow" = validate ] && path=/api/v1/auth/me
   if [ -n "$WRK" ]; then
     hdr=(); [ "$flow" = validate ] && hdr=(-H "Authorization: Bearer $TOKEN")
@@ -184,6 +192,11 @@ for flow, label in (("health", "GET /health"), ("validate", "validate")):
     fb = f"{b:.1f} µs" if b else "n/a"
     ratio_cpu = f"{b / a:.2f}x (wrk / loadtest)" if a and b else "n/a"
     print(f"| generator CPU per request, {label} | {fa} | {fb} | - | - | {ratio_cpu} | | |")
+    c1, n1, c0, n0 = (num(f"lt,cpu_{flow}"), num(f"lt,n_{flow}"), num(f"lts,cpu_{flow}"), num(f"lts,n_{flow}"))
+    m = (c1 - c0) * 1e6 / (n1 - n0) if None not in (c1, n1, c0, n0) and n1 > n0 else None
+    fm = f"{m:.1f} µs" if m else "n/a"
+    rm = f"{b / m:.2f}x (wrk / loadtest)" if m and b else "n/a"
+    print(f"| same, marginal ({s} s run minus 2 s run), {label} | {fm} | {fb} | - | - | {rm} | | |")
 def mb(k):
     v = num(k)
     return f"{v / 1024:.0f} MB" if v else "not run"

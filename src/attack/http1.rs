@@ -27,6 +27,8 @@ const KEEP_CAPACITY: usize = 16 << 10;
 const MAX_HEAD: usize = 64 << 10;
 /// Most response headers accepted (hyper's default is 100 too).
 const MAX_HEADERS: usize = 100;
+/// Headers parsed on the first try.
+const FEW_HEADERS: usize = 16;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
@@ -61,9 +63,15 @@ impl Origin {
         })
     }
 
-    /// Whether `url` is on this origin (a step may only ever go there).
+    /// Whether `url` is on this origin (a step may only ever go there). Compares without
+    /// allocating: it runs for every request.
     pub fn holds(&self, url: &url::Url) -> bool {
-        Origin::of(url).is_some_and(|o| o == *self)
+        url.scheme() == "http"
+            && url.port_or_known_default() == Some(self.port)
+            && url.host_str().is_some_and(|h| {
+                // `host_str` keeps an IPv6 address's brackets; `host` does not.
+                h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h) == self.host
+            })
     }
 }
 
@@ -423,9 +431,18 @@ fn parse_head(
     if buf.is_empty() {
         return Ok(None);
     }
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
-    let used = match resp.parse(buf) {
+    // Most responses fit the small array (cheap to clear for every response); a response
+    // with more headers is parsed again with room for the most we accept.
+    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    let mut many;
+    let mut resp = httparse::Response::new(&mut few);
+    let mut parsed = resp.parse(buf);
+    if let Err(httparse::Error::TooManyHeaders) = parsed {
+        many = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        resp = httparse::Response::new(&mut many);
+        parsed = resp.parse(buf);
+    }
+    let used = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {

@@ -105,11 +105,12 @@ impl FlowContext {
         // A literal path's URL was joined once for the run; others are joined here (once,
         // where Goose's own builder would parse the URL three times).
         let url = match ep.path.literal().and_then(|p| self.literal_urls.get(p)) {
-            Some(url) => url.clone(),
-            None => user
-                .base_url
-                .join(&built.path)
-                .map_err(|e| Box::new(TransactionError::from(e)))?,
+            Some(url) => std::borrow::Cow::Borrowed(url),
+            None => std::borrow::Cow::Owned(
+                user.base_url
+                    .join(&built.path)
+                    .map_err(|e| Box::new(TransactionError::from(e)))?,
+            ),
         };
         let now = Instant::now();
         // Open model: latency counts from the intended send time (a send held up by a slow
@@ -132,7 +133,7 @@ impl FlowContext {
                 self.send_lean(origin, flow, ep, &url, &built, st).await,
                 None,
             ),
-            None => self.send_goose(user, flow, ep, url, &built).await?,
+            None => self.send_goose(user, flow, ep, url.into_owned(), &built).await?,
         };
         let (status, latency, outcome) = match got {
             // A first SIGINT/SIGTERM cancels what is in flight: such a request is counted as

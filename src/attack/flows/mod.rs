@@ -224,19 +224,31 @@ fn user_rng(seed: u64, index: u64) -> StdRng {
     StdRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
+/// The user's state as Goose keeps it (session data): boxed, so taking it out for a
+/// transaction and putting it back moves a pointer, not the state (it is several hundred
+/// bytes, and this happens for every request).
+#[derive(Clone, Default)]
+struct Slot(Option<Box<UserState>>);
+
 /// One virtual user's state, taken out of Goose for a transaction and put back after it
-/// (no clone per transaction).
-fn take_state(user: &mut GooseUser) -> UserState {
-    user.get_session_data_mut::<UserState>()
-        .map(std::mem::take)
+/// (no clone, no copy per transaction).
+fn take_state(user: &mut GooseUser) -> Box<UserState> {
+    user.get_session_data_mut::<Slot>()
+        .and_then(|slot| slot.0.take())
         .unwrap_or_default()
 }
 
-fn put_state(user: &mut GooseUser, st: UserState) {
-    match user.get_session_data_mut::<UserState>() {
-        Some(slot) => *slot = st,
-        None => user.set_session_data(st),
+fn put_state(user: &mut GooseUser, st: Box<UserState>) {
+    match user.get_session_data_mut::<Slot>() {
+        Some(slot) => slot.0 = Some(st),
+        None => user.set_session_data(Slot(Some(st))),
     }
+}
+
+/// The user's state where Goose keeps it.
+fn state_mut(user: &mut GooseUser) -> Option<&mut UserState> {
+    user.get_session_data_mut::<Slot>()
+        .and_then(|slot| slot.0.as_deref_mut())
 }
 
 impl FlowContext {
@@ -266,14 +278,14 @@ impl FlowContext {
         user.client = self.client.clone();
         let index = (user.weighted_users_index + self.user_offset).to_string();
         let origin = user.base_url.origin().ascii_serialization();
-        let mut st = UserState {
+        let mut st = Box::new(UserState {
             session: Session::new(&self.contract, &self.run_id, index, origin),
             rng: Some(user_rng(
                 self.seed,
                 (user.weighted_users_index + self.user_offset) as u64,
             )),
             ..UserState::default()
-        };
+        });
         self.recorder.user_started();
         let r = self
             .call(
@@ -294,7 +306,7 @@ impl FlowContext {
     /// One loop iteration: wait out a backoff (in short slices, so Goose can stop the user),
     /// else pick a flow by weight and run it.
     async fn iteration(&self, user: &mut GooseUser) -> TransactionResult {
-        let Some(st) = user.get_session_data_mut::<UserState>() else {
+        let Some(st) = state_mut(user) else {
             return Ok(());
         };
         if let Some(at) = st.retry_at {
@@ -556,8 +568,8 @@ impl Pair {
         if st.side != side {
             if let Some(mut other) = st.parked.take() {
                 other.pair = st.pair.take();
-                other.parked = Some(Box::new(st));
-                st = *other;
+                other.parked = Some(st);
+                st = other;
             }
         }
         put_state(user, st);
@@ -567,7 +579,7 @@ impl Pair {
     /// Signs the user up on both sides (baseline first), each side's state built by its own
     /// context; the first error is returned after both were tried.
     async fn signup(&self, user: &mut GooseUser) -> TransactionResult {
-        let mut states: Vec<UserState> = Vec::with_capacity(2);
+        let mut states: Vec<Box<UserState>> = Vec::with_capacity(2);
         let mut first_err = None;
         for (side, ctx) in self.sides.iter().enumerate() {
             user.base_url = self.urls[side].clone();
@@ -582,7 +594,7 @@ impl Pair {
         let candidate = states.pop().unwrap_or_default();
         let mut baseline = states.pop().unwrap_or_default();
         let index = (user.weighted_users_index + self.sides[0].user_offset) as u64;
-        baseline.parked = Some(Box::new(candidate));
+        baseline.parked = Some(candidate);
         baseline.pair = Some(PairPicker {
             rng: user_rng(self.sides[0].seed ^ 0x5041_4952, index),
             next: None,
@@ -604,8 +616,7 @@ impl Pair {
     }
 
     async fn iteration(&self, user: &mut GooseUser) -> TransactionResult {
-        let side = user
-            .get_session_data_mut::<UserState>()
+        let side = state_mut(user)
             .and_then(|st| st.pair.as_mut())
             .map_or(0, PairPicker::pick);
         self.activate(user, side);

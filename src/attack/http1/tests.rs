@@ -304,6 +304,25 @@ async fn skips_interim_responses() {
 }
 
 #[tokio::test]
+async fn many_headers_are_read_and_too_many_refused() {
+    static REPLIES: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    let (many, too_many) = REPLIES.get_or_init(|| {
+        let with = |n: usize| {
+            let headers: String = (0..n).map(|i| format!("x-h{i}: {i}\r\n")).collect();
+            format!("HTTP/1.1 200 OK\r\n{headers}content-length: 2\r\n\r\nok").into_bytes()
+        };
+        (with(60), with(120))
+    });
+    let (origin, _) = serve(vec![answer(&[many.as_slice(), too_many.as_slice()])]).await;
+    let mut conn = Conn::default();
+    let r = send(&mut conn, &origin, "GET", "/", None, 64).await.unwrap();
+    assert_eq!(r.headers.len(), 61);
+    assert_eq!(r.headers["x-h59"], "59");
+    let e = send(&mut conn, &origin, "GET", "/", None, 64).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid("more than 100 headers")), "{e:?}");
+}
+
+#[tokio::test]
 async fn head_and_204_and_304_have_no_body() {
     const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n";
     const NO_CONTENT: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
@@ -430,4 +449,11 @@ fn origins_and_host_headers() {
     assert!(origin.holds(&url::Url::parse("http://127.0.0.1:8080/a?b").unwrap()));
     assert!(!origin.holds(&url::Url::parse("http://127.0.0.1:8081/a").unwrap()));
     assert!(!origin.holds(&url::Url::parse("http://evil.example/a").unwrap()));
+    assert!(!origin.holds(&url::Url::parse("http://127.0.0.2:8080/a").unwrap()));
+    let v6 = o("http://[::1]:9").unwrap();
+    assert!(v6.holds(&url::Url::parse("http://[::1]:9/x").unwrap()));
+    assert!(!v6.holds(&url::Url::parse("http://[::2]:9/x").unwrap()));
+    let named = o("http://localhost").unwrap();
+    assert!(named.holds(&url::Url::parse("http://LOCALHOST:80/x").unwrap()));
+    assert!(!named.holds(&url::Url::parse("http://localhost:81/x").unwrap()));
 }
