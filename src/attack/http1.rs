@@ -70,7 +70,10 @@ impl Origin {
             && url.port_or_known_default() == Some(self.port)
             && url.host_str().is_some_and(|h| {
                 // `host_str` keeps an IPv6 address's brackets; `host` does not.
-                h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h) == self.host
+                h.strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(h)
+                    == self.host
             })
     }
 }

@@ -133,7 +133,10 @@ impl FlowContext {
                 self.send_lean(origin, flow, ep, &url, &built, st).await,
                 None,
             ),
-            None => self.send_goose(user, flow, ep, url.into_owned(), &built).await?,
+            None => {
+                self.send_goose(user, flow, ep, url.into_owned(), &built)
+                    .await?
+            }
         };
         let (status, latency, outcome) = match got {
             // A first SIGINT/SIGTERM cancels what is in flight: such a request is counted as

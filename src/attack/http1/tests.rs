@@ -315,11 +315,18 @@ async fn many_headers_are_read_and_too_many_refused() {
     });
     let (origin, _) = serve(vec![answer(&[many.as_slice(), too_many.as_slice()])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/", None, 64).await.unwrap();
+    let r = send(&mut conn, &origin, "GET", "/", None, 64)
+        .await
+        .unwrap();
     assert_eq!(r.headers.len(), 61);
     assert_eq!(r.headers["x-h59"], "59");
-    let e = send(&mut conn, &origin, "GET", "/", None, 64).await.unwrap_err();
-    assert!(matches!(e, Error::Invalid("more than 100 headers")), "{e:?}");
+    let e = send(&mut conn, &origin, "GET", "/", None, 64)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Invalid("more than 100 headers")),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
