@@ -99,7 +99,7 @@ impl FlowContext {
         intended: Option<Instant>,
     ) -> Result<Reply, Box<TransactionError>> {
         let values = st.values(&self.password, &self.run_id);
-        let built = steps::build(&self.contract, ep, flow.name(), st, &values, &|n| {
+        let mut built = steps::build(&self.contract, ep, flow.name(), st, &values, &|n| {
             self.is_redacted(n)
         });
         // A literal path's URL was joined once for the run; others are joined here (once,
@@ -134,7 +134,7 @@ impl FlowContext {
                 None,
             ),
             None => {
-                self.send_goose(user, flow, ep, url.into_owned(), &built)
+                self.send_goose(user, flow, ep, url.into_owned(), &mut built)
                     .await?
             }
         };
@@ -294,35 +294,36 @@ impl FlowContext {
         flow: Flow,
         ep: &Endpoint,
         url: url::Url,
-        built: &steps::Built,
+        built: &mut steps::Built,
     ) -> Result<(Got, Option<GooseRequestMetric>), Box<TransactionError>> {
+        // The request's headers and body move into the request (judging needs neither).
         let mut rb = user
             .client
             .request(steps::reqwest_method(ep.method), url)
-            .headers(built.headers.clone());
-        if let Some(b) = &built.body {
-            rb = rb.body(b.clone());
+            .headers(std::mem::take(&mut built.headers));
+        if let Some(b) = built.body.take() {
+            rb = rb.body(b);
         }
         let request = GooseRequest::builder()
             .method(goose_method(ep.method))
             .name(flow.name())
             .set_request_builder(rb)
             .build();
-        let mut goose = tokio::select! {
+        let goose::goose::GooseResponse { request, response } = tokio::select! {
             sent = user.request(request) => sent?,
             _ = crate::interrupt::cancelled() => return Ok((Got::Interrupted, None)),
         };
-        let got = match &mut goose.response {
-            Ok(resp) => {
+        let got = match response {
+            Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 self.recorder.headers.observe(flow.name(), resp.headers());
                 let read = tokio::select! {
-                    read = steps::read_capped(resp, BODY_LIMIT) => read,
+                    read = steps::read_capped(&mut resp, BODY_LIMIT) => read,
                     _ = crate::interrupt::cancelled() => return Ok((Got::Interrupted, None)),
                 };
                 Got::Response {
                     status,
-                    headers: resp.headers().clone(),
+                    headers: std::mem::take(resp.headers_mut()),
                     body: read.map_err(|e| {
                         (
                             steps::error_class(&e),
@@ -332,10 +333,10 @@ impl FlowContext {
                 }
             }
             Err(e) => Got::Failed {
-                class: steps::error_class(e),
+                class: steps::error_class(&e),
                 detail: crate::secrets::scrub(&e.to_string()),
             },
         };
-        Ok((got, Some(goose.request)))
+        Ok((got, Some(request)))
     }
 }

@@ -88,10 +88,6 @@ async fn serve(scripts: Vec<Script>) -> (Origin, Seen) {
     (Origin::of(&url).unwrap(), seen)
 }
 
-fn get(target: &str) -> (String, HeaderMap) {
-    (target.to_string(), HeaderMap::new())
-}
-
 async fn send(
     conn: &mut Conn,
     origin: &Origin,
@@ -110,6 +106,20 @@ async fn send(
     conn.send(origin, &req, limit).await
 }
 
+/// `send` that must succeed.
+async fn fetch(
+    conn: &mut Conn,
+    origin: &Origin,
+    method: &str,
+    target: &str,
+    body: Option<&[u8]>,
+    limit: usize,
+) -> Response {
+    send(conn, origin, method, target, body, limit)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+}
+
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-cache: hit\r\n\r\nok";
 
 #[tokio::test]
@@ -117,9 +127,7 @@ async fn keeps_one_connection_alive_across_requests() {
     let (origin, seen) = serve(vec![answer(&[OK, OK, OK])]).await;
     let mut conn = Conn::default();
     for _ in 0..3 {
-        let r = send(&mut conn, &origin, "GET", "/health", None, 1024)
-            .await
-            .unwrap();
+        let r = fetch(&mut conn, &origin, "GET", "/health", None, 1024).await;
         assert_eq!((r.status, r.body.as_slice()), (200, b"ok".as_slice()));
         assert_eq!(r.headers["x-cache"], "hit");
     }
@@ -143,14 +151,7 @@ async fn writes_a_well_formed_request_head() {
         body: Some(br#"{"a":1}"#),
     };
     conn.send(&origin, &req, 1024).await.unwrap();
-    let (t, h) = get("/empty");
-    let req = Request {
-        method: "POST",
-        target: &t,
-        headers: &h,
-        body: None,
-    };
-    conn.send(&origin, &req, 1024).await.unwrap();
+    fetch(&mut conn, &origin, "POST", "/empty", None, 1024).await;
     let seen = seen.lock().unwrap();
     let first = &seen[0][0];
     assert!(
@@ -184,9 +185,7 @@ async fn a_body_bigger_than_a_read_is_sent_whole() {
     let (origin, seen) = serve(vec![answer(&[OK])]).await;
     let body = vec![b'x'; 100_000];
     let mut conn = Conn::default();
-    send(&mut conn, &origin, "PUT", "/big", Some(&body), 1024)
-        .await
-        .unwrap();
+    fetch(&mut conn, &origin, "PUT", "/big", Some(&body), 1024).await;
     let seen = seen.lock().unwrap();
     assert!(seen[0][0].ends_with(&"x".repeat(100_000)));
 }
@@ -196,14 +195,10 @@ async fn decodes_chunked_bodies_with_extensions_and_trailers() {
     const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nx-trailer: t\r\n\r\n";
     let (origin, seen) = serve(vec![answer(&[CHUNKED, OK])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/c", None, 1024)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/c", None, 1024).await;
     assert_eq!(r.body, b"Wikipedia");
     // The connection stays usable: the trailer was consumed.
-    let r = send(&mut conn, &origin, "GET", "/c", None, 1024)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/c", None, 1024).await;
     assert_eq!(r.body, b"ok");
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -215,17 +210,13 @@ async fn caps_the_body_and_closes_the_connection() {
     let reply = BIG_WITH_SOME.get_or_init(|| [BIG, &[b'y'; 5000][..]].concat());
     let (origin, seen) = serve(vec![answer(&[reply.as_slice()]), answer(&[OK])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/big", None, 100)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/big", None, 100).await;
     assert_eq!(r.body, vec![b'y'; 100]);
     assert!(
         !conn.is_open(),
         "the rest was left unread: the connection cannot be reused"
     );
-    let r = send(&mut conn, &origin, "GET", "/next", None, 100)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/next", None, 100).await;
     assert_eq!(r.body, b"ok");
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
@@ -235,9 +226,7 @@ async fn reads_until_close_without_a_length() {
     const HTTP10: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
     let (origin, _) = serve(vec![answer_then_close(&[HTTP10])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/", None, 1024)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/", None, 1024).await;
     assert_eq!(r.body, b"until the end");
     assert!(!conn.is_open());
 }
@@ -247,13 +236,9 @@ async fn connection_close_is_honoured() {
     const CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok";
     let (origin, seen) = serve(vec![answer(&[CLOSE]), answer(&[OK])]).await;
     let mut conn = Conn::default();
-    send(&mut conn, &origin, "GET", "/", None, 1024)
-        .await
-        .unwrap();
+    fetch(&mut conn, &origin, "GET", "/", None, 1024).await;
     assert!(!conn.is_open());
-    send(&mut conn, &origin, "GET", "/", None, 1024)
-        .await
-        .unwrap();
+    fetch(&mut conn, &origin, "GET", "/", None, 1024).await;
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
@@ -262,12 +247,8 @@ async fn a_keep_alive_connection_closed_by_the_server_is_replaced_once() {
     // The first connection answers once and closes without saying so.
     let (origin, seen) = serve(vec![answer_then_close(&[OK]), answer(&[OK])]).await;
     let mut conn = Conn::default();
-    send(&mut conn, &origin, "GET", "/1", None, 1024)
-        .await
-        .unwrap();
-    let r = send(&mut conn, &origin, "POST", "/2", Some(b"{}"), 1024)
-        .await
-        .unwrap();
+    fetch(&mut conn, &origin, "GET", "/1", None, 1024).await;
+    let r = fetch(&mut conn, &origin, "POST", "/2", Some(b"{}"), 1024).await;
     assert_eq!(r.status, 200);
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
@@ -293,9 +274,7 @@ async fn skips_interim_responses() {
     const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
     let (origin, _) = serve(vec![answer(&[CONTINUE])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "POST", "/", Some(b"x"), 1024)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "POST", "/", Some(b"x"), 1024).await;
     assert_eq!(r.status, 201);
     assert!(
         r.headers.get("link").is_none(),
@@ -315,9 +294,7 @@ async fn many_headers_are_read_and_too_many_refused() {
     });
     let (origin, _) = serve(vec![answer(&[many.as_slice(), too_many.as_slice()])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/", None, 64)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/", None, 64).await;
     assert_eq!(r.headers.len(), 61);
     assert_eq!(r.headers["x-h59"], "59");
     let e = send(&mut conn, &origin, "GET", "/", None, 64)
@@ -336,30 +313,22 @@ async fn head_and_204_and_304_have_no_body() {
     const NOT_MODIFIED: &[u8] = b"HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n";
     let (origin, seen) = serve(vec![answer(&[HEAD, NO_CONTENT, NOT_MODIFIED, OK])]).await;
     let mut conn = Conn::default();
-    assert!(send(&mut conn, &origin, "HEAD", "/", None, 64)
+    assert!(fetch(&mut conn, &origin, "HEAD", "/", None, 64)
         .await
-        .unwrap()
         .body
         .is_empty());
     assert_eq!(
-        send(&mut conn, &origin, "DELETE", "/", None, 64)
+        fetch(&mut conn, &origin, "DELETE", "/", None, 64)
             .await
-            .unwrap()
             .status,
         204
     );
     assert_eq!(
-        send(&mut conn, &origin, "GET", "/", None, 64)
-            .await
-            .unwrap()
-            .status,
+        fetch(&mut conn, &origin, "GET", "/", None, 64).await.status,
         304
     );
     assert_eq!(
-        send(&mut conn, &origin, "GET", "/", None, 64)
-            .await
-            .unwrap()
-            .body,
+        fetch(&mut conn, &origin, "GET", "/", None, 64).await.body,
         b"ok"
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
@@ -403,9 +372,7 @@ async fn a_huge_chunk_is_capped_not_buffered() {
     });
     let (origin, _) = serve(vec![answer(&[reply.as_slice()])]).await;
     let mut conn = Conn::default();
-    let r = send(&mut conn, &origin, "GET", "/", None, 1000)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/", None, 1000).await;
     assert_eq!(r.body.len(), 1000);
     assert!(!conn.is_open());
 }
@@ -421,9 +388,7 @@ async fn a_cancelled_exchange_never_leaves_its_response_for_the_next() {
     )
     .await;
     assert!(cancelled.is_err(), "the first connection never answers");
-    let r = send(&mut conn, &origin, "GET", "/next", None, 64)
-        .await
-        .unwrap();
+    let r = fetch(&mut conn, &origin, "GET", "/next", None, 64).await;
     assert_eq!(r.body, b"ok");
     assert_eq!(seen.lock().unwrap().len(), 2, "a new connection");
 }
