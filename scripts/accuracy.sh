@@ -10,6 +10,7 @@
 # usage: [LT_ARGS="--transport goose"] scripts/accuracy.sh [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 RATE=${1:-100}
 SECS=${2:-30}
 BIN=$PWD/target/release/loadtest
@@ -19,7 +20,7 @@ trap 'kill $A $B 2>/dev/null || true; rm -rf "$W"' EXIT
 $BIN serve --bind 127.0.0.1:18131 --hash-cost fast --inject-latency 10ms >"$W/a.log" 2>&1 & A=$!
 $BIN serve --bind 127.0.0.1:18132 --hash-cost fast --stall 1s/10s >"$W/b.log" 2>&1 & B=$!
 for port in 18131 18132; do
-  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.2; done
+  wait_healthy "$port"
 done
 cat >"$W/profiles.toml" <<TOML
 [profiles.paced]

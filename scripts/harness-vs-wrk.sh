@@ -6,6 +6,7 @@
 # usage: scripts/harness-vs-wrk.sh [CONNECTIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 C=${1:-32}
 S=${2:-15}
 PORT=${PORT:-18099}
@@ -16,7 +17,7 @@ TMP=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
 taskset -c 0 $BIN serve --bind 127.0.0.1:$PORT --hash-cost fast >"$TMP/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
+wait_healthy "$PORT"
 cat >"$TMP/profiles.toml" <<TOML
 [profiles.validate]
 description = "validation only"

@@ -5,6 +5,7 @@
 # usage: scripts/me-throughput.sh baseline|optimized [SEED_USERS] [extra serve flags…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 MODE=${1:?usage: me-throughput.sh baseline|optimized [SEED_USERS]}
 SEED=${2:-100000}
 shift $(( $# >= 2 ? 2 : 1 ))
@@ -15,7 +16,7 @@ BIN=$PWD/target/release/loadtest
 $BIN serve --bind 127.0.0.1:$PORT --mode "$MODE" --hash-cost fast --seed-users "$SEED" "$@" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.5; done
+wait_healthy "$PORT" 120
 H=http://127.0.0.1:$PORT/api/v1/auth
 curl -s -XPOST $H/signup -H 'content-type: application/json' -d '{"email":"wrk@example.com","password":"password1"}' >/dev/null
 TOK=$(curl -s -XPOST $H/login -H 'content-type: application/json' -d '{"email":"wrk@example.com","password":"password1"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')

@@ -14,6 +14,7 @@
 # usage: scripts/memory-per-user.sh [LOW] [HIGH] [HOLD_SECONDS]   (default 1000 10000 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 LOW=${1:-1000}
 HIGH=${2:-10000}
 HOLD=${3:-8}
@@ -29,7 +30,7 @@ SERVER=
 trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$W"' EXIT
 ulimit -n 65536 2>/dev/null || true
 taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
+wait_healthy "$PORT"
 cp scripts/bare-health.toml "$W/health.toml"
 # Ramp 1k users a second: every user is alive at the peak.
 profile() {

@@ -15,6 +15,7 @@
 #   profiles that binary instead of building target/release/loadtest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 FLOWS=${1:-both}
 S=${2:-10}
 U=${3:-32}
@@ -47,8 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
-curl -sf http://127.0.0.1:$PORT/health >/dev/null || { echo "the reference API did not start" >&2; exit 3; }
+wait_healthy "$PORT"
 
 cp scripts/bare-health.toml "$W/health.toml"
 cat >"$W/profiles.toml" <<TOML

@@ -21,6 +21,7 @@
 #        (default 32 10 100 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 C=${1:-32}
 S=${2:-10}
 LOW=${3:-100}
@@ -41,7 +42,7 @@ SERVER=
 trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$W"' EXIT
 ulimit -n 65536 2>/dev/null || true
 taskset -c 0 "$BIN" serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
+wait_healthy "$PORT"
 URL=http://127.0.0.1:$PORT
 API=$URL/api/v1/auth
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

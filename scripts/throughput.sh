@@ -8,6 +8,7 @@
 # usage: scripts/throughput.sh [CONNECTIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 C=${1:-32}
 S=${2:-10}
 PORT=18161
@@ -18,7 +19,7 @@ GOOSE=$PWD/target/release/examples/plain_goose
 W=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$W"' EXIT
 taskset -c 0 $BIN serve --bind 127.0.0.1:$PORT --hash-cost fast >"$W/serve.log" 2>&1 & SERVER=$!
-for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.2; done
+wait_healthy "$PORT"
 cp scripts/bare-health.toml "$W/bare.toml"
 cat >"$W/profiles.toml" <<TOML
 [profiles.bare]

@@ -14,6 +14,7 @@
 # usage: [NOISE=quiet|noisy] scripts/validate-paired.sh [COMPARISONS] [HOLD_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 N=${1:-30}
 HOLD=${2:-20}
 NOISE=${NOISE:-quiet}
@@ -30,7 +31,7 @@ $BIN serve --bind 127.0.0.1:18121 --hash-cost fast --inject-latency 10ms >"$WORK
 $BIN serve --bind 127.0.0.1:18123 --hash-cost fast --inject-latency 10ms >"$WORK/a2.log" 2>&1 & A2=$!
 $BIN serve --bind 127.0.0.1:18122 --hash-cost fast --inject-latency 12ms >"$WORK/b.log" 2>&1 & B=$!
 for port in 18121 18122 18123; do
-  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.2; done
+  wait_healthy "$port"
 done
 cat >"$WORK/profiles.toml" <<TOML
 [profiles.validate]

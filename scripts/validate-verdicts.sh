@@ -16,6 +16,7 @@
 # usage: [NOISE=quiet|noisy] [WORK=DIR [REUSE_POOL=1]] scripts/validate-verdicts.sh [COMPARISONS] [K] [POOL_A] [POOL_B]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 N=${1:-30}
 K=${2:-5}
 POOL_A=${3:-30}
@@ -33,7 +34,7 @@ trap 'kill $A $B $HOG 2>/dev/null || true' EXIT
 $BIN serve --bind 127.0.0.1:18111 --hash-cost fast --inject-latency 10ms >"$WORK/a.log" 2>&1 & A=$!
 $BIN serve --bind 127.0.0.1:18112 --hash-cost fast --inject-latency 12ms >"$WORK/b.log" 2>&1 & B=$!
 for port in 18111 18112; do
-  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.2; done
+  wait_healthy "$port"
 done
 cat >"$WORK/profiles.toml" <<'TOML'
 [profiles.validate]
