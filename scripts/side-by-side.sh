@@ -123,20 +123,21 @@ curl -s -XPOST $API/signup -H 'content-type: application/json' -d '{"email":"sbs
 TOKEN=$(curl -s -XPOST $API/login -H 'content-type: application/json' -d '{"email":"sbs@example.com","password":"password1"}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+# A loadtest run pinned to core 1, its CPU time into $W/cpu: flow (health|validate), profile, out.
+lt_run() {
+  local a=(run "$2" "${LT_COMMON[@]}" --out "$3")
+  [ "$1" = health ] && a+=(--contract "$W/health.toml")
+  cpu taskset -c 1 "$BIN" "${a[@]}" >"$3.out" 2>&1 || true
+}
 declare -A R
 echo "running: GET /health and validate, $C connections, ${S} s each; then RSS at $LOW and $HIGH users" >&2
 for flow in health validate; do
-  lt_run() { # profile out
-    local a=(run "$1" "${LT_COMMON[@]}" --out "$2")
-    [ "$flow" = health ] && a+=(--contract "$W/health.toml")
-    cpu taskset -c 1 "$BIN" "${a[@]}" >"$2.out" 2>&1 || true
-  }
-  lt_run tput "$W/lt-$flow"
+  lt_run "$flow" tput "$W/lt-$flow"
   R[lt,$flow]=$(lt_rate "$W/lt-$flow/run.json" 2>/dev/null || echo "")
   R[lt,cpu_$flow]=$(cat "$W/cpu"); R[lt,n_$flow]=$(lt_total "$W/lt-$flow/run.json" 2>/dev/null || echo "")
   # The same run with a 2-s hold: the difference is the per-request cost without the fixed
   # costs (start, the users' signup and login, writing the reports).
-  lt_run tshort "$W/lt-$flow-short"
+  lt_run "$flow" tshort "$W/lt-$flow-short"
   R[lts,cpu_$flow]=$(cat "$W/cpu"); R[lts,n_$flow]=$(lt_total "$W/lt-$flow-short/run.json" 2>/dev/null || echo "")
   path=/health; [ "$flow" = validate ] && path=/api/v1/auth/me
   if [ -n "$WRK" ]; then

@@ -159,6 +159,14 @@ impl Clone for Conn {
     }
 }
 
+/// A parsed response head: what reading the rest of the response needs.
+struct Head {
+    status: u16,
+    headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
 /// How the response's body is delimited.
 enum Framing {
     None,
@@ -168,7 +176,8 @@ enum Framing {
 }
 
 impl Conn {
-    /// Whether a connection is open (for tests).
+    /// Whether a connection is open.
+    #[cfg(test)]
     pub fn is_open(&self) -> bool {
         self.stream.is_some()
     }
@@ -290,13 +299,13 @@ impl Conn {
 
     async fn read_response(&mut self, head_only: bool, limit: usize) -> Result<Response, Failed> {
         let mut first = true;
-        let (status, headers, framing, keep_alive) = loop {
+        let head = loop {
             match parse_head(&self.buf, head_only)? {
                 Some((used, head)) => {
                     self.buf.advance(used);
                     // Interim responses (100 Continue, 103 Early Hints) come before the real one.
-                    if (100..200).contains(&head.0) {
-                        if head.0 == 101 {
+                    if (100..200).contains(&head.status) {
+                        if head.status == 101 {
                             return Err(Error::Invalid("101 Switching Protocols").into());
                         }
                         first = false;
@@ -328,7 +337,7 @@ impl Conn {
             }
         };
         let mut body = Vec::new();
-        let complete = match framing {
+        let complete = match head.framing {
             Framing::None => true,
             Framing::Length(n) => self.copy_body(n, &mut body, limit).await?,
             Framing::Chunked => self.read_chunked(&mut body, limit).await?,
@@ -337,14 +346,14 @@ impl Conn {
                 false
             }
         };
-        if !complete || !keep_alive {
+        if !complete || !head.keep_alive {
             self.close();
         } else if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
             self.buf = BytesMut::new();
         }
         Ok(Response {
-            status,
-            headers,
+            status: head.status,
+            headers: head.headers,
             body,
         })
     }
@@ -424,13 +433,8 @@ impl Conn {
     }
 }
 
-/// The response head at the start of `buf`, if complete: bytes used, and (status, headers,
-/// framing, keep-alive).
-#[allow(clippy::type_complexity)]
-fn parse_head(
-    buf: &[u8],
-    head_only: bool,
-) -> Result<Option<(usize, (u16, HeaderMap, Framing, bool))>, Error> {
+/// The response head at the start of `buf`, if complete, and the bytes it used.
+fn parse_head(buf: &[u8], head_only: bool) -> Result<Option<(usize, Head)>, Error> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -507,7 +511,15 @@ fn parse_head(
     if matches!(framing, Framing::UntilClose) {
         keep_alive = false;
     }
-    Ok(Some((used, (status, headers, framing, keep_alive))))
+    Ok(Some((
+        used,
+        Head {
+            status,
+            headers,
+            framing,
+            keep_alive,
+        },
+    )))
 }
 
 /// A reused connection the server closed while idle.

@@ -129,15 +129,15 @@ impl FlowContext {
             None => now,
         };
         let (got, mut goose) = match &self.origin {
-            Some(origin) => (
-                self.send_lean(origin, flow, ep, &url, &built, st).await,
-                None,
-            ),
+            Some(origin) => (self.send_lean(origin, ep, &url, &built, st).await, None),
             None => {
                 self.send_goose(user, flow, ep, url.into_owned(), &mut built)
                     .await?
             }
         };
+        if let Got::Response { headers, .. } = &got {
+            self.recorder.headers.observe(flow.name(), headers);
+        }
         let (status, latency, outcome) = match got {
             // A first SIGINT/SIGTERM cancels what is in flight: such a request is counted as
             // interrupted, never as a target error (the target did nothing wrong).
@@ -240,7 +240,6 @@ impl FlowContext {
     async fn send_lean(
         &self,
         origin: &http1::Origin,
-        flow: Flow,
         ep: &Endpoint,
         url: &url::Url,
         built: &steps::Built,
@@ -265,14 +264,11 @@ impl FlowContext {
             _ = crate::interrupt::cancelled() => return Got::Interrupted,
         };
         match sent {
-            Ok(Ok(r)) => {
-                self.recorder.headers.observe(flow.name(), &r.headers);
-                Got::Response {
-                    status: r.status,
-                    headers: r.headers,
-                    body: Ok(r.body),
-                }
-            }
+            Ok(Ok(r)) => Got::Response {
+                status: r.status,
+                headers: r.headers,
+                body: Ok(r.body),
+            },
             Ok(Err(e)) => Got::Failed {
                 class: e.class(),
                 detail: e.to_string(),
@@ -316,7 +312,6 @@ impl FlowContext {
         let got = match response {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
-                self.recorder.headers.observe(flow.name(), resp.headers());
                 let read = tokio::select! {
                     read = steps::read_capped(&mut resp, BODY_LIMIT) => read,
                     _ = crate::interrupt::cancelled() => return Ok((Got::Interrupted, None)),
